@@ -1,0 +1,697 @@
+"""
+The piwheels master's monitor protocol: decoding and encoding of frames.
+
+This module turns the frames a piwheels master publishes on its *status
+queue* into typed, validated events, and builds the frames a monitor pushes to
+its *control queue*. It also holds the master's side of both (encoding status
+events, decoding control frames), which the demo master uses, so that one
+module defines the wire format in both directions.
+
+It imports neither 0MQ nor urwid, and no exception leaves :func:`decode_status`
+or :func:`decode_control`: a frame that is not valid becomes a
+:class:`BadFrame` carrying a short reason.
+
+The format, as recorded from a real master (piwheels 0.23):
+
+* one message is one 0MQ frame holding one CBOR item;
+* a message without data is a bare CBOR text string (``"HELLO"``);
+* a message with data is a two-item array ``[message, data]``;
+* datetimes are CBOR tag 0 (RFC 3339 text, UTC); durations are tag 2001
+  around ``[days, seconds, microseconds]``; "no data" inside a SLAVE message
+  is tag 2002 around null.
+
+Both cbor2 5.4 (the piwheels master's) and cbor2 6 are supported: no decoder
+hook is used, tags are resolved after decoding, so the hook signatures that
+changed between the two do not matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from dataclasses import dataclass, field, fields
+
+import cbor2
+
+__all__ = [
+    "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
+    "SlaveStats", "SlaveAck", "SlaveSleep", "SlaveBuild", "SlaveCont",
+    "SlaveSend", "SlaveDone", "SlaveDie", "BadFrame", "LinkEvent", "LinkUp",
+    "LinkDown", "CommandSent", "Control",
+    "decode_status", "encode_status", "decode_control", "encode_control",
+    "hello", "pause", "resume", "kill", "skip", "quit_master",
+    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES",
+]
+
+#: The largest status frame accepted by default, in bytes. A real master's
+#: largest frame (a STATS report with a few ABIs) is under 300 bytes.
+MAX_FRAME_SIZE = 64 * 1024
+
+#: Deepest container nesting in a valid frame is 4 (SLAVE -> data -> HELLO
+#: data -> duration); anything much deeper is hostile.
+MAX_DEPTH = 8
+
+#: Longest text accepted inside a frame (labels, package names, file names).
+MAX_TEXT = 1024
+
+#: Most entries accepted in a per-ABI map.
+MAX_MAP = 256
+
+#: Largest integer accepted for counts and sizes (they are uint64 on the wire,
+#: but a real value is far below this).
+MAX_INT = 2 ** 62
+
+#: Timestamps before this are absurd for a piwheels master.
+MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+#: Timestamps this far ahead of the monitor's clock are absurd.
+MAX_FUTURE = dt.timedelta(days=1)
+
+#: Longest duration accepted (build and busy timeouts, total build time).
+MAX_DURATION = dt.timedelta(days=100 * 365)
+
+TAG_DATETIME = 0
+TAG_TIMEDELTA = 2001
+TAG_NODATA = 2002
+
+
+class _NoData:
+    """
+    The marker for "this message carries no data" (CBOR tag 2002 inside a
+    SLAVE message, or a control message sent as a bare string).
+    """
+    __slots__ = ()
+
+    def __repr__(self):
+        return "NO_DATA"
+
+    def __reduce__(self):
+        return "NO_DATA"
+
+
+#: Singleton meaning "no data" (see :class:`_NoData`).
+NO_DATA = _NoData()
+
+
+class ProtocolError(ValueError):
+    """Raised inside this module for a frame that breaks the protocol."""
+
+
+# ---------------------------------------------------------------- events
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class of everything :func:`decode_status` returns."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterHello(Event):
+    """The master introduced itself (``["HELLO", data]``)."""
+    started: dt.datetime
+    label: str
+    os_name: str
+    os_version: str
+    board_revision: str
+    board_serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class MasterStats(Event):
+    """The master's periodic statistics (``["STATS", data]``)."""
+    timestamp: dt.datetime
+    packages_built: int
+    builds_last_hour: dict
+    builds_time: dt.timedelta
+    builds_size: int
+    builds_pending: dict
+    new_last_hour: int
+    files_count: int
+    downloads_last_hour: int
+    downloads_last_month: int
+    downloads_all: int
+    disk_size: int
+    disk_free: int
+    mem_size: int
+    mem_free: int
+    swap_size: int
+    swap_free: int
+    load_average: float
+    cpu_temp: float
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveEvent(Event):
+    """
+    Base of the ``["SLAVE", [slave_id, timestamp, message, data]]`` events.
+    *timestamp* is when the master last heard from the slave (for HELLO:
+    when it first saw it).
+    """
+    slave_id: int
+    timestamp: dt.datetime
+
+    #: The inner message name on the wire.
+    message = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveHello(SlaveEvent):
+    """A slave (re)introduced itself: the start of its record."""
+    build_timeout: dt.timedelta
+    busy_timeout: dt.timedelta
+    py_version: str
+    abi: str
+    platform: str
+    label: str
+    os_name: str
+    os_version: str
+    board_revision: str
+    board_serial: str
+    message = "HELLO"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveStats(SlaveEvent):
+    """A slave's own health report (*stats_timestamp* is its own clock)."""
+    stats_timestamp: dt.datetime
+    disk_size: int
+    disk_free: int
+    mem_size: int
+    mem_free: int
+    swap_size: int
+    swap_free: int
+    load_average: float
+    cpu_temp: float
+    message = "STATS"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveAck(SlaveEvent):
+    """The master accepted the slave and gave it its id and index URL."""
+    assigned_id: int
+    index_url: str
+    message = "ACK"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveSleep(SlaveEvent):
+    """The slave was told to wait: *paused* by an operator, or idle."""
+    paused: bool
+    message = "SLEEP"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveBuild(SlaveEvent):
+    """The slave was told to build *package* *version*."""
+    package: str
+    version: str
+    message = "BUILD"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveCont(SlaveEvent):
+    """The slave was told to keep building."""
+    message = "CONT"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveSend(SlaveEvent):
+    """The slave is transferring *filename* to the master."""
+    filename: str
+    message = "SEND"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveDone(SlaveEvent):
+    """The slave was told its build is over (cleaning up)."""
+    message = "DONE"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaveDie(SlaveEvent):
+    """
+    The slave was told to terminate, or said goodbye. *expired* is true when
+    the master gave up on a silent slave (data is a plain null rather than the
+    "no data" tag).
+    """
+    expired: bool = False
+    message = "DIE"
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame(Event):
+    """A frame that is not valid. *reason* is short and safe to display."""
+    reason: str
+    size: int = 0
+
+
+# Events that do not come off the wire: the master link reports the state of
+# its connection with these, and a command it sent, so that the model hears
+# of them through the same single entry point as of everything else.
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent(Event):
+    """Base of the events the master link makes itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUp(LinkEvent):
+    """The link has a live connection to the master on both queues."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown(LinkEvent):
+    """The link lost its connection to the master."""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSent(LinkEvent):
+    """The monitor handed a control message to the master."""
+    message: str
+    data: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A control message: *message* and, when *data* is not NO_DATA, its data."""
+    message: str
+    data: object = NO_DATA
+
+
+# ------------------------------------------------------------ validation
+
+def _text(value, what):
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} is not text")
+    if len(value) > MAX_TEXT:
+        raise ProtocolError(f"{what} is too long ({len(value)} chars)")
+    return value
+
+
+def _int(value, what, lo=0, hi=MAX_INT):
+    # bool is an int subclass; it is never a valid count
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError(f"{what} is not an integer")
+    if not lo <= value <= hi:
+        raise ProtocolError(f"{what} out of range ({value})")
+    return value
+
+
+def _float(value, what, lo=-1e6, hi=1e6):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError(f"{what} is not a number")
+    value = float(value)
+    if not lo <= value <= hi:  # also rejects NaN
+        raise ProtocolError(f"{what} out of range ({value!r})")
+    return value
+
+
+def _bool(value, what):
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{what} is not a boolean")
+    return value
+
+
+def _time(value, what, now):
+    if not isinstance(value, dt.datetime):
+        raise ProtocolError(f"{what} is not a timestamp")
+    if value.tzinfo is None:
+        raise ProtocolError(f"{what} has no time zone")
+    if value < MIN_TIME:
+        raise ProtocolError(f"{what} is before 2000")
+    if now is not None and value > now + MAX_FUTURE:
+        raise ProtocolError(f"{what} is in the future")
+    return value
+
+
+def _duration(value, what):
+    if not isinstance(value, cbor2.CBORTag) or value.tag != TAG_TIMEDELTA:
+        raise ProtocolError(f"{what} is not a duration")
+    parts = value.value
+    if not isinstance(parts, (list, tuple)) or len(parts) != 3:
+        raise ProtocolError(f"{what} is not a duration")
+    days, seconds, micros = (
+        _int(p, what, -MAX_INT, MAX_INT) for p in parts)
+    try:
+        result = dt.timedelta(days=days, seconds=seconds, microseconds=micros)
+    except OverflowError:
+        raise ProtocolError(f"{what} out of range") from None
+    if not dt.timedelta(0) <= result <= MAX_DURATION:
+        raise ProtocolError(f"{what} out of range")
+    return result
+
+
+def _abi_map(value, what):
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not a map")
+    if len(value) > MAX_MAP:
+        raise ProtocolError(f"{what} has too many entries")
+    return {
+        _text(k, f"{what} key"): _int(v, f"{what} value")
+        for k, v in value.items()
+    }
+
+
+def _array(value, length, what):
+    if not isinstance(value, (list, tuple)):
+        raise ProtocolError(f"{what} is not an array")
+    if len(value) != length:
+        raise ProtocolError(
+            f"{what} has {len(value)} items, expected {length}")
+    return value
+
+
+def _nodata(value, what):
+    if not (isinstance(value, cbor2.CBORTag) and value.tag == TAG_NODATA
+            and value.value is None):
+        raise ProtocolError(f"{what} should carry no data")
+
+
+# ---------------------------------------------------------------- decoding
+
+def _master_hello(data, now):
+    started, label, os_name, os_version, rev, serial = _array(
+        data, 6, "HELLO data")
+    return MasterHello(
+        _time(started, "start time", now), _text(label, "label"),
+        _text(os_name, "OS name"), _text(os_version, "OS version"),
+        _text(rev, "board revision"), _text(serial, "board serial"))
+
+
+_STATS_INTS = (
+    "packages built", None, None, "build size", None, "new packages",
+    "file count", "downloads/hour", "downloads/month", "downloads",
+    "disk size", "disk free", "memory size", "memory free", "swap size",
+    "swap free")
+
+
+def _master_stats(data, now):
+    data = _array(data, 19, "STATS data")
+    values = [_time(data[0], "timestamp", now)]
+    for i, name in enumerate(_STATS_INTS, start=1):
+        if i in (2, 5):
+            values.append(_abi_map(data[i], "builds by ABI"))
+        elif i == 3:
+            values.append(_duration(data[i], "build time"))
+        else:
+            values.append(_int(data[i], name))
+    values.append(_float(data[17], "load average"))
+    values.append(_float(data[18], "temperature", -300, 1000))
+    return MasterStats(*values)
+
+
+def _slave_hello(sid, ts, data, now):
+    (build_to, busy_to, py, abi, plat, label, os_name, os_version, rev,
+     serial) = _array(data, 10, "slave HELLO data")
+    return SlaveHello(
+        sid, ts, _duration(build_to, "build timeout"),
+        _duration(busy_to, "busy timeout"), _text(py, "Python version"),
+        _text(abi, "ABI"), _text(plat, "platform"), _text(label, "label"),
+        _text(os_name, "OS name"), _text(os_version, "OS version"),
+        _text(rev, "board revision"), _text(serial, "board serial"))
+
+
+def _slave_stats(sid, ts, data, now):
+    data = _array(data, 9, "slave STATS data")
+    return SlaveStats(
+        sid, ts, _time(data[0], "slave timestamp", now),
+        *(_int(v, "slave resource") for v in data[1:7]),
+        _float(data[7], "load average"),
+        _float(data[8], "temperature", -300, 1000))
+
+
+def _slave_ack(sid, ts, data, now):
+    assigned, url = _array(data, 2, "ACK data")
+    return SlaveAck(sid, ts, _int(assigned, "slave id"), _text(url, "URL"))
+
+
+def _slave_sleep(sid, ts, data, now):
+    return SlaveSleep(sid, ts, _bool(data, "SLEEP data"))
+
+
+def _slave_build(sid, ts, data, now):
+    package, version = _array(data, 2, "BUILD data")
+    return SlaveBuild(sid, ts, _text(package, "package"),
+                      _text(version, "version"))
+
+
+def _slave_cont(sid, ts, data, now):
+    _nodata(data, "CONT")
+    return SlaveCont(sid, ts)
+
+
+def _slave_send(sid, ts, data, now):
+    return SlaveSend(sid, ts, _text(data, "file name"))
+
+
+def _slave_done(sid, ts, data, now):
+    _nodata(data, "DONE")
+    return SlaveDone(sid, ts)
+
+
+def _slave_die(sid, ts, data, now):
+    if data is None:
+        return SlaveDie(sid, ts, expired=True)
+    _nodata(data, "DIE")
+    return SlaveDie(sid, ts)
+
+
+_SLAVE_DECODERS = {
+    "HELLO": _slave_hello,
+    "STATS": _slave_stats,
+    "ACK": _slave_ack,
+    "SLEEP": _slave_sleep,
+    "BUILD": _slave_build,
+    "CONT": _slave_cont,
+    "SEND": _slave_send,
+    "DONE": _slave_done,
+    "DIE": _slave_die,
+}
+
+
+def _slave(data, now):
+    sid, ts, message, inner = _array(data, 4, "SLAVE data")
+    sid = _int(sid, "slave id")
+    ts = _time(ts, "slave timestamp", now)
+    message = _text(message, "slave message")
+    try:
+        decoder = _SLAVE_DECODERS[message]
+    except KeyError:
+        raise ProtocolError(
+            f"unknown slave message {_short(message)}") from None
+    return decoder(sid, ts, inner, now)
+
+
+_STATUS_DECODERS = {
+    "HELLO": _master_hello,
+    "STATS": _master_stats,
+    "SLAVE": _slave,
+}
+
+# cbor2 6 takes limits in the decoder; cbor2 5.4 does not (it relies on the
+# interpreter's recursion limit, which we catch).
+try:
+    _LOADS_PARAMS = inspect.signature(cbor2.loads).parameters
+except (TypeError, ValueError):  # pragma: no cover
+    _LOADS_PARAMS = {}
+_LOADS_KW = {
+    k: v for k, v in {
+        "max_depth": MAX_DEPTH,
+        "allow_indefinite": False,
+        "allow_duplicate_keys": False,
+        "strict_hashable_types": True,
+    }.items() if k in _LOADS_PARAMS
+}
+
+
+def _short(text, limit=24):
+    """A printable, bounded rendering of *text* for a reason string."""
+    text = str(text)
+    text = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return repr(text)
+
+
+def _loads(frame):
+    try:
+        return cbor2.loads(frame, **_LOADS_KW)
+    except RecursionError:
+        raise ProtocolError("nesting too deep") from None
+    except MemoryError:
+        raise ProtocolError("frame too large to decode") from None
+    except Exception as exc:  # cbor2 raises many kinds, by version
+        reason = str(exc).split("\n")[0]
+        if "depth" in reason:
+            raise ProtocolError("nesting too deep") from None
+        raise ProtocolError(f"invalid CBOR: {reason[:60]}") from None
+
+
+def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
+    """
+    Decode one status-queue *frame* (bytes) into an :class:`Event`.
+
+    *now* (a timezone-aware datetime), when given, is used to reject
+    timestamps absurdly far in the future. Never raises: an invalid frame
+    becomes a :class:`BadFrame` with a short reason.
+    """
+    try:
+        size = len(frame)
+    except TypeError:
+        return BadFrame("not a byte string")
+    try:
+        if size == 0:
+            raise ProtocolError("empty frame")
+        if size > max_size:
+            raise ProtocolError(f"frame too large ({size} bytes)")
+        msg = _loads(frame)
+        if isinstance(msg, str):
+            raise ProtocolError(f"{_short(msg)} without data")
+        if not isinstance(msg, (list, tuple)):
+            raise ProtocolError("not a message")
+        if len(msg) != 2:
+            raise ProtocolError(f"message has {len(msg)} items, expected 2")
+        name, data = msg
+        if not isinstance(name, str):
+            raise ProtocolError("message name is not text")
+        try:
+            decoder = _STATUS_DECODERS[name]
+        except KeyError:
+            raise ProtocolError(f"unknown message {_short(name)}") from None
+        return decoder(data, now)
+    except ProtocolError as exc:
+        return BadFrame(str(exc), size)
+    except Exception as exc:  # a bug here must not take the monitor down
+        return BadFrame(f"undecodable ({type(exc).__name__})", size)
+
+
+def _td(value):
+    return cbor2.CBORTag(TAG_TIMEDELTA, [
+        value.days, value.seconds, value.microseconds])
+
+
+def _wire_value(value):
+    if isinstance(value, dt.timedelta):
+        return _td(value)
+    return value
+
+
+def encode_status(event):
+    """
+    Encode a status *event* as a real master would (the demo master's side).
+    Decoding the result gives back an equal event.
+    """
+    if isinstance(event, MasterHello):
+        return cbor2.dumps(["HELLO", [
+            getattr(event, f.name) for f in fields(event)]])
+    if isinstance(event, MasterStats):
+        return cbor2.dumps(["STATS", [
+            _wire_value(getattr(event, f.name)) for f in fields(event)]])
+    if isinstance(event, SlaveEvent):
+        extra = [f.name for f in fields(event)][2:]
+        if isinstance(event, SlaveDie):
+            data = None if event.expired else cbor2.CBORTag(TAG_NODATA, None)
+        elif isinstance(event, (SlaveDone, SlaveCont)):
+            data = cbor2.CBORTag(TAG_NODATA, None)
+        elif len(extra) == 1:
+            data = getattr(event, extra[0])
+        else:
+            data = [_wire_value(getattr(event, name)) for name in extra]
+        return cbor2.dumps(["SLAVE", [
+            event.slave_id, event.timestamp, event.message, data]])
+    raise TypeError(f"cannot encode {event!r}")
+
+
+# ------------------------------------------------------------ control queue
+
+#: Control messages and whether they carry data (a slave id or null).
+CONTROL_MESSAGES = {
+    "HELLO": False,
+    "QUIT": False,
+    "SLEEP": True,
+    "WAKE": True,
+    "KILL": True,
+    "SKIP": True,
+}
+
+
+def encode_control(message, data=NO_DATA):
+    """
+    Encode a control *message*: a bare string without data, else
+    ``[message, data]`` where *data* is a slave id or None (all slaves).
+    """
+    try:
+        takes_data = CONTROL_MESSAGES[message]
+    except KeyError:
+        raise ValueError(f"unknown control message {message!r}") from None
+    if not takes_data:
+        if data is not NO_DATA:
+            raise ValueError(f"{message} takes no data")
+        return cbor2.dumps(message)
+    if data is NO_DATA:
+        raise ValueError(f"{message} needs a slave id or None")
+    if data is not None:
+        _int(data, "slave id")
+    return cbor2.dumps([message, data])
+
+
+def decode_control(frame):
+    """
+    Decode a control-queue *frame* (the master's side) into a
+    :class:`Control`, or a :class:`BadFrame`. Never raises.
+    """
+    try:
+        size = len(frame)
+    except TypeError:
+        return BadFrame("not a byte string")
+    try:
+        if size == 0:
+            raise ProtocolError("empty frame")
+        if size > 1024:
+            raise ProtocolError("frame too large")
+        msg = _loads(frame)
+        if isinstance(msg, str):
+            name, data = msg, NO_DATA
+        elif isinstance(msg, (list, tuple)) and len(msg) == 2:
+            name, data = msg
+        else:
+            raise ProtocolError("not a control message")
+        if name not in CONTROL_MESSAGES:
+            raise ProtocolError(f"unknown control message {_short(name)}")
+        if CONTROL_MESSAGES[name] != (data is not NO_DATA):
+            raise ProtocolError(f"{name} with wrong data")
+        if data is not NO_DATA and data is not None:
+            _int(data, "slave id")
+        return Control(name, data)
+    except ProtocolError as exc:
+        return BadFrame(str(exc), size)
+    except Exception as exc:
+        return BadFrame(f"undecodable ({type(exc).__name__})", size)
+
+
+def hello():
+    """Ask the master for a replay of everything it knows."""
+    return encode_control("HELLO")
+
+
+def pause():
+    """Pause the master and every slave (today's master: SLEEP for all)."""
+    return encode_control("SLEEP", None)
+
+
+def resume():
+    """Resume the master and every slave (WAKE for all)."""
+    return encode_control("WAKE", None)
+
+
+def kill(slave_id=None):
+    """Tell a slave (or all, with None) to terminate at its next request."""
+    return encode_control("KILL", slave_id)
+
+
+def skip(slave_id=None):
+    """Abandon a slave's current build (or every slave's, with None)."""
+    return encode_control("SKIP", slave_id)
+
+
+def quit_master():
+    """Tell the master to shut down."""
+    return encode_control("QUIT")
