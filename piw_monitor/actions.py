@@ -1,0 +1,102 @@
+"""
+What the administrator can do: each action encodes one control message,
+hands it to the master link, and says in words what happened.
+
+This module knows neither urwid nor 0MQ: it takes any *link* with a
+``send(message, data)`` method that raises :class:`NotSent` when the message
+could not be handed to a connected master right now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .protocol import NO_DATA
+from .sanitize import printable
+
+__all__ = ["Actions", "Outcome", "NotSent"]
+
+
+class NotSent(Exception):
+    """
+    A control message was not sent; ``args[0]`` says why, in a few words
+    fit for the status line (the master link raises it).
+    """
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of an action: whether anything was sent, and what to say."""
+    sent: bool
+    text: str
+
+
+def slave_name(slave):
+    """How a slave is named in messages: its id and label."""
+    label = printable(slave.label, 40) if slave.label else "no label"
+    return f"slave {slave.slave_id} ({label})"
+
+
+class Actions:
+    """
+    The actions of the spec (Pause, Resume, Kill slave, Terminate master) and
+    the per-slave extras, sent through *link*. A *link* of None is a
+    read-only console: nothing is ever sent.
+    """
+
+    def __init__(self, link, read_only_reason="read-only mode"):
+        self._link = link
+        self._read_only_reason = read_only_reason
+
+    @property
+    def read_only(self):
+        """True when this console may not send anything."""
+        return self._link is None
+
+    def _send(self, what, message, data, done):
+        if self._link is None:
+            return Outcome(False, f"{what}: not sent ({self._read_only_reason}).")
+        try:
+            self._link.send(message, data)
+        except NotSent as exc:
+            return Outcome(False, f"{what}: not sent, {exc.args[0]}.")
+        return Outcome(True, f"{what}: sent {done}")
+
+    def pause(self):
+        """Pause the master: ``["SLEEP", null]`` on today's master."""
+        return self._send(
+            "Pause", "SLEEP", None,
+            "SLEEP to all; the master hands out no builds until resumed.")
+
+    def resume(self):
+        """Resume the master: ``["WAKE", null]``."""
+        return self._send(
+            "Resume", "WAKE", None,
+            "WAKE to all; the master hands out builds again.")
+
+    def kill(self, slave):
+        """
+        Retire *slave*: ``["KILL", id]``. The master tells it to terminate
+        the next time it asks for work; a build in progress is finished first.
+        """
+        if slave is None:
+            return Outcome(False, "Kill slave: no slave selected; nothing sent.")
+        return self._send(
+            "Kill slave", "KILL", slave.slave_id,
+            f"KILL to {slave_name(slave)}; it terminates at its next "
+            "request for work.")
+
+    def skip(self, slave):
+        """Abandon *slave*'s current build: ``["SKIP", id]``."""
+        if slave is None:
+            return Outcome(False, "Skip build: no slave selected; nothing sent.")
+        return self._send(
+            "Skip build", "SKIP", slave.slave_id,
+            f"SKIP to {slave_name(slave)}; its current build is abandoned at "
+            "its next contact.")
+
+    def terminate(self):
+        """Shut the master down: ``"QUIT"``."""
+        return self._send(
+            "Terminate master", "QUIT", NO_DATA,
+            "QUIT; the master is shutting down.")

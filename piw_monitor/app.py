@@ -1,0 +1,246 @@
+"""
+The piw-monitor application: the urwid main loop hosting the console and
+the master link.
+
+The link's file descriptors are registered as urwid file watches on the
+default select loop. When one is readable the link is drained (a bounded
+amount at a time, rescheduled at once while more is waiting, since the
+descriptors are edge-triggered), every event goes into the model, and one
+refresh of the screen is scheduled, so that a burst of frames costs a handful
+of redraws. A one-second tick moves the timers, lets the model expire
+terminated slaves, and gives the link its chance to retry a replay request.
+
+Every exit path (q, Terminate, Ctrl-C, SIGTERM, SIGHUP, an unexpected
+exception) leaves through urwid's screen stop, which restores the terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+import urwid
+
+from . import cli
+from .actions import Actions
+from .model import Farm
+from .ui.console import Console
+from .ui.palette import PALETTE
+
+__all__ = ["main", "Monitor", "utcnow"]
+
+#: Frames handled per wake-up before the loop gets a chance to serve keys.
+DRAIN_LIMIT = 2000
+
+#: Shortest time between two refreshes of the screen while frames pour in.
+REFRESH_DELAY = 0.05
+
+
+def utcnow():
+    """The current time, timezone-aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Signalled(Exception):
+    """Raised from a signal handler to leave the main loop cleanly."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Monitor:
+    """
+    Ties a :class:`~piw_monitor.link.MasterLink`, a
+    :class:`~piw_monitor.model.Farm` and a
+    :class:`~piw_monitor.ui.console.Console` to an urwid main loop.
+    """
+
+    def __init__(self, link, *, read_only=False, screen=None, clock=utcnow):
+        self.link = link
+        self.clock = clock
+        self.farm = Farm()
+        self.actions = Actions(None if read_only else link)
+        self.exit_message = None
+        self.console = Console(
+            self.farm, self.actions, status_queue=link.status_queue,
+            clock=clock, on_quit=self.quit, on_sent=self.drain)
+        if screen is None:
+            screen = urwid.display.raw.Screen()
+        self.loop = urwid.MainLoop(
+            self.console, PALETTE, screen=screen, handle_mouse=True,
+            unhandled_input=self._unhandled)
+        self._refresh_due = False
+        self._drain_due = False
+        self.refreshes = 0
+
+    # ------------------------------------------------------------ loop
+
+    def run(self):
+        """Run until the user quits; the terminal is restored however it ends."""
+        for fd in self.link.fds():
+            self.loop.watch_file(fd, self.drain)
+        # drain once after registering: frames queued before the watch was
+        # set up raise no new edge
+        self.loop.set_alarm_in(0, lambda *_: self.drain())
+        self._schedule_tick()
+        self.loop.run()
+
+    def quit(self, message=None):
+        """Leave the main loop; *message* is printed once the screen is gone."""
+        self.exit_message = message
+        raise urwid.ExitMainLoop()
+
+    def _unhandled(self, key):
+        # mouse releases and clicks on nothing end up here: ignore them
+        return True
+
+    # ------------------------------------------------------------ link
+
+    def drain(self, *_args):
+        """Read what the link has, feed it to the model, schedule a refresh."""
+        self._drain_due = False
+        events = self.link.drain(limit=DRAIN_LIMIT)
+        if events:
+            now = self.clock()
+            apply = self.farm.apply
+            for event in events:
+                apply(event, now)
+            self._schedule_refresh()
+        if self.link.pending and not self._drain_due:
+            # no new edge will come for what is left: come back at once
+            self._drain_due = True
+            self.loop.set_alarm_in(0, self.drain)
+
+    def _schedule_refresh(self):
+        if not self._refresh_due:
+            self._refresh_due = True
+            self.loop.set_alarm_in(REFRESH_DELAY, self._refresh)
+
+    def _refresh(self, *_args):
+        self._refresh_due = False
+        self.refreshes += 1
+        self.console.refresh(self.clock())
+
+    def _schedule_tick(self):
+        # tick on the wall clock's second, so timers move together
+        delay = 1.0 - (time.time() % 1.0) + 0.005
+        self.loop.set_alarm_in(delay, self._tick)
+
+    def _tick(self, *_args):
+        now = self.clock()
+        self.link.tick(now)
+        self.drain()
+        self.farm.tick(now)
+        self.console.refresh(now, tick=True)
+        self._schedule_tick()
+
+
+def _crash_log_path():
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state")
+    folder = os.path.join(base, "piw-monitor")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        folder = tempfile.gettempdir()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return os.path.join(folder, f"crash-{stamp}-{os.getpid()}.log")
+
+
+def report_crash(exc):
+    """
+    Write the traceback of *exc* to a file and print one short line saying
+    what happened and where the traceback went. Returns the exit status.
+    """
+    path = _crash_log_path()
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            traceback.print_exception(exc, file=f)
+    except OSError:
+        path = None
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
+    where = f" in {os.path.basename(frame[0].filename)}:{frame[0].lineno}" \
+        if frame else ""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    line = f"piw-monitor: unexpected error: {type(exc).__name__}"
+    line += f": {text}" if text else ""
+    line += where
+    line += f"; full traceback in {path}" if path else \
+        "; the traceback could not be written"
+    print(line, file=sys.stderr)
+    return 1
+
+
+def _raise_signal(signum, _frame):
+    raise Signalled(signum)
+
+
+def run(args):
+    """Run the monitor with parsed command-line *args*; return the exit status."""
+    from .link import LinkError, MasterLink
+
+    demo = demo_dir = None
+    status_queue, control_queue = args.status_queue, args.control_queue
+    read_only = getattr(args, "read_only", False)
+    link = None
+    try:
+        if args.demo:
+            from .demo import DemoMaster
+            demo_dir = tempfile.mkdtemp(prefix="piw-monitor-demo-")
+            status_queue = f"ipc://{demo_dir}/status"
+            control_queue = f"ipc://{demo_dir}/control"
+            demo = DemoMaster(status_queue, control_queue)
+            demo.start()
+            demo.ready.wait(5)
+        link = MasterLink(
+            status_queue, control_queue, read_only=read_only,
+            **({"max_frame": args.max_frame_size}
+               if getattr(args, "max_frame_size", None) else {}))
+        try:
+            link.open()
+        except LinkError as exc:
+            print(f"piw-monitor: error: {exc}", file=sys.stderr)
+            return 2
+        monitor = Monitor(link, read_only=read_only)
+        old = {
+            sig: signal.signal(sig, _raise_signal)
+            for sig in (signal.SIGTERM, signal.SIGHUP)
+        }
+        try:
+            monitor.run()
+        except Signalled as exc:
+            name = signal.Signals(exc.signum).name
+            print(f"piw-monitor: stopped by {name}", file=sys.stderr)
+            return 128 + exc.signum
+        except KeyboardInterrupt:
+            print("piw-monitor: interrupted", file=sys.stderr)
+            return 130
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+        if monitor.exit_message:
+            print(monitor.exit_message)
+        return 0
+    finally:
+        if link is not None:
+            link.close()
+        if demo is not None:
+            demo.stop()
+        if demo_dir is not None:
+            shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def main(argv=None):
+    """The ``piw-monitor`` command. Returns the exit status."""
+    args = cli.parse_args(argv)
+    try:
+        return run(args)
+    except Exception as exc:  # the screen is already restored here
+        return report_crash(exc)

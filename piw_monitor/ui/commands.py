@@ -1,0 +1,105 @@
+"""
+The console's commands, registered by name.
+
+A command is a function taking the :class:`~piw_monitor.ui.console.Console`.
+The key table (:mod:`piw_monitor.ui.keys`) and the buttons refer to commands
+by name only, so that a test can check every binding names a real command.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMMANDS", "command", "run"]
+
+#: name -> (function, help)
+COMMANDS = {}
+
+
+def command(name, help):
+    """Register the decorated function as the command *name*."""
+    def register(func):
+        if name in COMMANDS:
+            raise ValueError(f"command {name!r} registered twice")
+        COMMANDS[name] = (func, help)
+        return func
+    return register
+
+
+def run(name, console):
+    """Run the command *name* on *console*."""
+    func, _ = COMMANDS[name]
+    return func(console)
+
+
+@command("pause", "Pause the master: SLEEP to all")
+def _pause(console):
+    console.act(console.actions.pause())
+
+
+@command("resume", "Resume the master: WAKE to all")
+def _resume(console):
+    console.act(console.actions.resume())
+
+
+@command("kill", "Ask to kill the selected slave (KILL)")
+def _kill(console):
+    console.confirm_kill()
+
+
+@command("terminate", "Ask to terminate the master (QUIT)")
+def _terminate(console):
+    console.confirm_terminate()
+
+
+@command("quit", "Quit the monitor; the master is left alone")
+def _quit(console):
+    console.quit()
+
+
+@command("focus-next", "Focus the next area")
+def _focus_next(console):
+    console.cycle_focus(1)
+
+
+@command("focus-prev", "Focus the previous area")
+def _focus_prev(console):
+    console.cycle_focus(-1)
+
+
+@command("select-prev", "Select the row above")
+def _select_prev(console):
+    console.slave_list.move(-1)
+
+
+@command("select-next", "Select the row below")
+def _select_next(console):
+    console.slave_list.move(1)
+
+
+@command("select-page-up", "Select a page up")
+def _select_page_up(console):
+    console.slave_list.move_page(-1)
+
+
+@command("select-page-down", "Select a page down")
+def _select_page_down(console):
+    console.slave_list.move_page(1)
+
+
+@command("select-first", "Select the first row")
+def _select_first(console):
+    console.slave_list.move_to(0)
+
+
+@command("select-last", "Select the last row")
+def _select_last(console):
+    console.slave_list.move_to(-1)
+
+
+@command("dialog-yes", "Answer Yes to the open dialog")
+def _dialog_yes(console):
+    console.answer_dialog(True)
+
+
+@command("dialog-no", "Answer No to the open dialog")
+def _dialog_no(console):
+    console.answer_dialog(False)

@@ -1,0 +1,90 @@
+"""Formatting of durations, sizes and fixed-width cells for the screen."""
+
+import datetime as dt
+
+from urwid import calc_width
+from urwid.str_util import move_next_char
+
+from ..sanitize import printable
+
+__all__ = ["duration", "size", "fit", "clock", "ago", "since"]
+
+
+def duration(value):
+    """
+    A :class:`~datetime.timedelta` as ``HH:MM:SS``; from 100 hours up as
+    ``Nd HH:MM``; ``-`` for None.
+    """
+    if value is None:
+        return "-"
+    total = max(int(value.total_seconds()), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours < 100:
+        return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}:{minutes:02d}"
+
+
+def ago(value):
+    """A short 'time since' for a header: ``5s``, ``3m``, ``2h``, ``4d``."""
+    total = max(int(value.total_seconds()), 0)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if total >= length:
+            return f"{total // length}{unit}"
+    return f"{total}s"
+
+
+def size(value):
+    """A byte count in human units: ``512 B``, ``1.5 KB``, ``79.2 GB``."""
+    if value is None:
+        return "-"
+    value = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(value) < 1000 or unit == "PB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(value)} B"
+    return f"{value:.1f} {unit}"
+
+
+def clock(value):
+    """A datetime as local ``HH:MM:SS``."""
+    if value is None:
+        return "--:--:--"
+    return value.astimezone().strftime("%H:%M:%S")
+
+
+def fit(text, width, align="left"):
+    """
+    *text* made safe (see :func:`~piw_monitor.sanitize.printable`) and cut
+    or padded to exactly *width* terminal columns, counting wide characters
+    as two and combining marks as none.
+    """
+    if width <= 0:
+        return ""
+    text = printable(text)
+    used = calc_width(text, 0, len(text))
+    if used > width:
+        # cut at a character boundary, leaving room for an ellipsis
+        pos = cols = 0
+        while pos < len(text):
+            nxt = move_next_char(text, pos, len(text))
+            w = calc_width(text, pos, nxt)
+            if cols + w > width - 1:
+                break
+            cols += w
+            pos = nxt
+        text = text[:pos] + "\N{HORIZONTAL ELLIPSIS}"
+        used = cols + 1
+    pad = " " * (width - used)
+    return pad + text if align == "right" else text + pad
+
+
+def since(now, then):
+    """The duration from *then* to *now*, never negative; None if unknown."""
+    if then is None:
+        return None
+    return max(now - then, dt.timedelta(0))
+

@@ -1,0 +1,71 @@
+"""
+The key table: every key the console answers, in one place.
+
+Each :class:`Binding` names a key, the command it runs (a name registered in
+:mod:`piw_monitor.ui.commands`), the context in which it applies, and a line
+of help. The console dispatches keys from this table and the help screen is
+generated from it, so the two cannot disagree.
+
+Contexts:
+
+``global``
+    anywhere, unless a dialog is open (the hotkeys of the spec live here);
+``list``
+    while the slave list has the focus;
+``dialog``
+    while a dialog is open (it takes every other key for itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Binding", "KEYS", "CONTEXTS", "lookup"]
+
+CONTEXTS = ("global", "list", "dialog")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One entry of the key table."""
+    key: str
+    command: str
+    context: str
+    help: str
+
+
+KEYS = (
+    # the spec's hotkeys
+    Binding("p", "pause", "global", "Pause the master (no new builds)"),
+    Binding("r", "resume", "global", "Resume the master when paused"),
+    Binding("k", "kill", "global",
+            "Kill the selected slave at its next request for work"),
+    Binding("t", "terminate", "global", "Terminate the master"),
+    Binding("q", "quit", "global",
+            "Quit the monitor (the master keeps running)"),
+    Binding("ctrl c", "quit", "global", "Quit the monitor"),
+    Binding("tab", "focus-next", "global",
+            "Move between the slave list and the buttons"),
+    Binding("shift tab", "focus-prev", "global",
+            "Move between the buttons and the slave list"),
+    # moving in the list
+    Binding("up", "select-prev", "list", "Select the slave above"),
+    Binding("down", "select-next", "list", "Select the slave below"),
+    Binding("page up", "select-page-up", "list", "Move up a page"),
+    Binding("page down", "select-page-down", "list", "Move down a page"),
+    Binding("home", "select-first", "list", "Select the first slave"),
+    Binding("end", "select-last", "list", "Select the last slave"),
+    # dialogs
+    Binding("y", "dialog-yes", "dialog", "Answer Yes"),
+    Binding("n", "dialog-no", "dialog", "Answer No"),
+    Binding("esc", "dialog-no", "dialog", "Close the dialog; nothing is sent"),
+)
+
+_INDEX = {(b.key, b.context): b for b in KEYS}
+
+
+def lookup(key, context):
+    """The :class:`Binding` for *key* in *context*, or None."""
+    if not isinstance(key, str):
+        return None
+    return _INDEX.get((key, context))

@@ -1,0 +1,361 @@
+"""
+The console's widgets, rendered to text: keys are sent to the root widget
+and the 80x24 (or other) screen is read back, as a user would see it.
+"""
+
+import datetime as dt
+
+import pytest
+import urwid
+from urwid.testing import click, press, render_text
+
+from piw_monitor import protocol as p
+from piw_monitor.actions import Actions, NotSent
+from piw_monitor.model import TERMINATED_LINGER, Farm
+from piw_monitor.ui import commands, keys
+from piw_monitor.ui.console import Console
+from piw_monitor.ui.widgets import BUTTONS
+
+from .helpers import recorded_time, status_records
+
+SIZE = (80, 24)
+T0 = dt.datetime(2026, 11, 28, 3, 0, 0, tzinfo=dt.timezone.utc)
+
+
+class FakeLink:
+    """Records what would cross the wire; can refuse like a dead master."""
+
+    def __init__(self, refuse=None):
+        self.sent = []
+        self.refuse = refuse
+
+    def send(self, message, data=p.NO_DATA):
+        if self.refuse:
+            raise NotSent(self.refuse)
+        self.sent.append((message, data))
+
+
+class Harness:
+    """A console over a model, a fake link and a clock the test moves."""
+
+    def __init__(self, link=None, read_only=False):
+        self.farm = Farm()
+        self.link = link if link is not None else FakeLink()
+        self.now = T0
+        self.quits = []
+        self.console = Console(
+            self.farm, Actions(None if read_only else self.link),
+            status_queue="ipc:///tmp/piw-status", clock=lambda: self.now,
+            on_quit=self.quits.append)
+
+    def feed(self, *events, now=None):
+        if now is not None:
+            self.now = now
+        for event in events:
+            self.farm.apply(event, self.now)
+        self.console.refresh(self.now)
+
+    def tick(self, seconds):
+        self.now += dt.timedelta(seconds=seconds)
+        self.farm.tick(self.now)
+        self.console.refresh(self.now, tick=True)
+
+    def press(self, *keys, size=SIZE):
+        return press(self.console, size, *keys)
+
+    def screen(self, size=SIZE):
+        return render_text(self.console, size, focus=True)
+
+    def text(self, size=SIZE):
+        return "\n".join(self.screen(size))
+
+
+def master_hello(ts=T0, label="vm"):
+    return p.MasterHello(ts, label, "Debian", "12", "unknown", "unknown")
+
+
+def master_stats(ts=T0, pending=None):
+    return p.MasterStats(
+        ts, 10, {"cp311": 3}, dt.timedelta(hours=1), 1000,
+        pending or {"cp311": 7}, 1, 5, 2, 3, 4, 100 * 10**9, 42 * 10**9,
+        8 * 10**9, 4 * 10**9, 0, 0, 0.5, 45.0)
+
+
+def slave_hello(sid, label, abi="cp311", ts=T0, busy=300):
+    return p.SlaveHello(
+        sid, ts, dt.timedelta(hours=3), dt.timedelta(seconds=busy), "311",
+        abi, "linux_armv7l", label, "Raspbian", "12", "c03111", "1234")
+
+
+def farm_of(h, n=3, at=T0):
+    h.feed(master_hello(at), master_stats(at), now=at)
+    for sid in range(1, n + 1):
+        h.feed(slave_hello(sid, f"pi-{sid:02d}", ts=at),
+               p.SlaveSleep(sid, at, False))
+
+
+@pytest.fixture
+def h():
+    return Harness()
+
+
+def test_every_binding_names_a_real_command():
+    for binding in keys.KEYS:
+        assert binding.command in commands.COMMANDS, binding
+        assert binding.context in keys.CONTEXTS, binding
+        assert binding.help
+
+
+def test_every_button_names_a_real_command_and_has_its_hotkey():
+    for before, hot, after, command in BUTTONS:
+        assert command in commands.COMMANDS
+        binding = keys.lookup(hot.lower(), "global")
+        assert binding is not None and binding.command == command
+
+
+def test_spec_hotkeys_are_bound():
+    expected = {"p": "pause", "r": "resume", "k": "kill",
+                "t": "terminate", "q": "quit"}
+    for key, command in expected.items():
+        assert keys.lookup(key, "global").command == command
+
+
+def test_waiting_for_master(h):
+    text = h.text()
+    assert "Waiting for the master at ipc:///tmp/piw-status" in text
+    assert "No build slaves known yet" in text
+    last = h.screen()[-1]
+    for label in ("Pause", "Resume", "Kill slave", "Terminate master", "Quit"):
+        assert label in last
+
+
+def test_recorded_building_phase_renders():
+    h = Harness()
+    for rec in status_records():
+        if rec["t"] > 110:
+            break
+        h.feed(p.decode_status(bytes.fromhex(rec["hex"])),
+               now=recorded_time(rec))
+    text = h.text()
+    assert "Master vm" in text and "running" in text
+    rows = [line for line in h.screen() if "slave-" in line]
+    assert len(rows) == 2
+    assert "1 slave-a" in rows[0] and "Waiting for jobs" in rows[0]
+    assert "2 slave-b" in rows[1] and "Building slow-pkg 0.1" in rows[1]
+    assert "Slaves 2: 1 idle, 1 building" in text
+
+
+def test_task_words(h):
+    farm_of(h, 4)
+    t = T0 + dt.timedelta(seconds=5)
+    h.feed(p.SlaveBuild(1, t, "numpy", "1.26.4"),
+           p.SlaveBuild(2, t, "numpy", "1.26.4"),
+           p.SlaveSend(2, t, "numpy-1.26.4-cp311-cp311-linux_armv7l.whl"),
+           p.SlaveBuild(3, t, "x", "1"), p.SlaveDone(3, t),
+           p.SlaveDie(4, t), now=t)
+    screen = h.screen(size=(120, 24))
+    row = {n: next(line for line in screen if f"pi-0{n}" in line)
+           for n in range(1, 5)}
+    assert "Building numpy 1.26.4" in row[1]
+    assert "Transferring numpy-1.26.4-cp311-cp311-linux_armv7l.whl" in row[2]
+    assert "Cleaning up after build" in row[3]
+    assert "Terminating" in row[4]
+
+
+def test_pause_and_resume_send_and_report(h):
+    farm_of(h)
+    h.press("p")
+    assert h.link.sent == [("SLEEP", None)]
+    assert "Pause: sent SLEEP to all" in h.screen()[-2]
+    h.press("r")
+    assert h.link.sent[-1] == ("WAKE", None)
+    assert "Resume: sent WAKE to all" in h.screen()[-2]
+
+
+def test_command_not_sent_is_reported():
+    h = Harness(FakeLink(refuse="not connected to the master"))
+    h.press("p")
+    assert h.link.sent == []
+    assert "Pause: not sent, not connected to the master" in h.screen()[-2]
+
+
+def test_kill_asks_names_the_slave_and_no_sends_nothing(h):
+    farm_of(h)
+    h.press("down")
+    h.press("k")
+    text = h.text()
+    assert "Kill slave 2 (pi-02)?" in text
+    assert "next time it asks for" in text
+    h.press("n")
+    assert h.link.sent == []
+    assert "Kill slave 2" not in h.text()
+    assert "cancelled" in h.screen()[-2]
+    h.press("k")
+    h.press("esc")
+    assert h.link.sent == []
+    assert h.console.dialog is None
+
+
+def test_kill_yes_sends_and_marks_row_until_die(h):
+    farm_of(h)
+    h.press("down", "k", "y")
+    assert h.link.sent == [("KILL", 2)]
+    assert "sent KILL to slave 2 (pi-02)" in h.screen()[-2]
+    # the link reports what it sent; the row then says it is stopping
+    h.feed(p.CommandSent("KILL", 2))
+    row = next(line for line in h.screen((120, 24)) if "pi-02" in line)
+    assert "stopping after this task" in row
+    h.feed(p.SlaveDie(2, h.now), p.SlaveDie(2, h.now))
+    row = next(line for line in h.screen() if "pi-02" in line)
+    assert "Terminating" in row and "stopping" not in row
+
+
+def test_kill_with_no_slave_says_so(h):
+    h.press("k")
+    assert h.console.dialog is None
+    assert h.link.sent == []
+    assert "no slave selected" in h.screen()[-2]
+
+
+def test_kill_dialog_enter_defaults_to_no(h):
+    farm_of(h)
+    h.press("k", "enter")
+    assert h.link.sent == []
+    h.press("k", "left", "enter")
+    assert h.link.sent == [("KILL", 1)]
+
+
+def test_terminate_no_then_yes(h):
+    farm_of(h)
+    h.press("t")
+    assert "Tell the master to shut itself down?" in h.text()
+    h.press("n")
+    assert h.link.sent == [] and h.quits == []
+    h.press("t", "y")
+    assert h.link.sent == [("QUIT", p.NO_DATA)]
+    assert len(h.quits) == 1 and "QUIT" in h.quits[0]
+
+
+def test_terminate_not_sent_does_not_quit():
+    h = Harness(FakeLink(refuse="not connected to the master"))
+    h.press("t", "y")
+    assert h.quits == []
+    assert "Terminate master: not sent" in h.screen()[-2]
+
+
+def test_quit_leaves_the_master_alone(h):
+    farm_of(h)
+    h.press("q")
+    assert h.quits == [None]
+    assert h.link.sent == []
+
+
+def test_hotkeys_do_nothing_while_a_dialog_is_open(h):
+    farm_of(h)
+    h.press("t", "p", "r", "k", "q")
+    assert h.link.sent == [] and h.quits == []
+    assert h.console.dialog is not None
+
+
+def test_tab_and_enter_press_the_focused_button(h):
+    farm_of(h)
+    assert h.console.focus_area == "list"
+    h.press("tab")
+    assert h.console.focus_area == "buttons"
+    h.press("enter")
+    assert h.link.sent == [("SLEEP", None)]
+    h.press("right", " ")
+    assert h.link.sent[-1] == ("WAKE", None)
+    h.press("tab")
+    assert h.console.focus_area == "list"
+
+
+def test_list_navigation(h):
+    farm_of(h, 30)
+    sel = lambda: h.console.slave_list.selected.slave_id  # noqa: E731
+    assert sel() == 1
+    h.press("down", "down")
+    assert sel() == 3
+    h.press("up")
+    assert sel() == 2
+    h.press("end")
+    assert sel() == 30
+    h.press("home")
+    assert sel() == 1
+    h.screen()  # the list learns its height when drawn
+    h.press("page down")
+    assert sel() > 10
+    h.press("page up")
+    assert sel() == 1
+
+
+def test_mouse_click_selects_a_row_and_presses_a_button(h):
+    farm_of(h, 5)
+    screen = h.screen()
+    row = next(i for i, line in enumerate(screen) if "pi-04" in line)
+    assert click(h.console, SIZE, 10, row)
+    assert h.console.slave_list.selected.slave_id == 4
+    last = screen[-1]
+    col = last.index("Resume")
+    click(h.console, SIZE, col, SIZE[1] - 1)
+    assert h.link.sent == [("WAKE", None)]
+
+
+def test_terminated_slave_leaves_and_selection_stays_sensible(h):
+    farm_of(h, 3)
+    h.press("down", "down")
+    assert h.console.slave_list.selected.slave_id == 3
+    h.feed(p.SlaveDie(3, h.now))
+    h.tick(1)
+    assert "pi-03" in h.text()
+    h.tick(TERMINATED_LINGER.total_seconds() + 1)
+    assert "pi-03" not in h.text()
+    assert h.console.slave_list.selected.slave_id == 2
+
+
+def test_selection_follows_the_slave_when_rows_are_reordered(h):
+    farm_of(h, 3)
+    h.press("down")  # pi-02
+    h.feed(slave_hello(9, "pi-00"))  # sorts first
+    assert h.console.slave_list.selected.slave_id == 2
+
+
+def test_late_and_silent_slaves_in_words(h):
+    farm_of(h, 2)
+    h.tick(200)  # past half the 300 s busy timeout
+    row = next(line for line in h.screen() if "pi-01" in line)
+    assert "quiet for 3m" in row
+    assert "late" in h.screen()[1]
+    h.tick(200)
+    row = next(line for line in h.screen() if "pi-01" in line)
+    assert "Silent for 6m" in row
+
+
+def test_master_silent_marks_header(h):
+    farm_of(h, 2)
+    h.tick(60)
+    assert "silent since" in h.screen()[0]
+
+
+def test_hostile_label_is_neutralised(h):
+    h.feed(master_hello(), slave_hello(1, "\x1b]0;pwned\x07\x1b[2J\u202eevil"))
+    text = h.text()
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "]0;pwned" in text
+
+
+def test_wide_labels_keep_columns_aligned(h):
+    h.feed(master_hello(), slave_hello(1, "日本語のラベルです"),
+           slave_hello(2, "plain"))
+    screen = h.screen()
+    rows = [line for line in screen if "cp311" in line]
+    cols = [urwid.calc_width(r, 0, r.index("cp311")) for r in rows]
+    assert cols[0] == cols[1]
+
+
+def test_tiny_terminal_shows_a_notice(h):
+    farm_of(h)
+    for size in ((10, 3), (40, 24), (80, 5)):
+        text = "\n".join(render_text(h.console, size))
+        assert "too small" in text or len(text.strip()) < 40
+    assert "Pause" in h.text((300, 100))
