@@ -93,8 +93,7 @@ class Console(urwid.WidgetWrap):
         if self.frame.focus_position == "body":
             self.frame.focus_position = "footer"
             if direction < 0:
-                self.buttons._columns.focus_position = len(
-                    self.buttons.buttons) - 1
+                self.buttons.focus_last()
             else:
                 self.buttons.focus_first()
         else:

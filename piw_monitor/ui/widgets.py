@@ -393,29 +393,77 @@ class StatusLine(urwid.WidgetWrap):
 
 
 class ButtonBar(urwid.WidgetWrap):
-    """The buttons of the spec's actions, each with its hotkey highlighted."""
+    """
+    The buttons of the spec's actions, each with its hotkey highlighted.
+    When the full labels do not fit the width, shorter ones are drawn.
+    """
 
     def __init__(self, on_press):
         self.buttons = {}
+        self._full = self._row(on_press, short=False)
+        self._short = self._row(on_press, short=True)
+        self._full_width = self._width(short=False)
+        super().__init__(self._full)
+
+    @staticmethod
+    def _width(short):
+        return sum(len(SHORT.get(c, b + h + a) if short else b + h + a) + 5
+                   for b, h, a, c in BUTTONS) - 1
+
+    def _row(self, on_press, short):
         cells = []
         for before, hot, after, command in BUTTONS:
-            label = [before, ("hotkey", hot), after]
+            text = before + hot + after
+            if short and command in SHORT:
+                text = SHORT[command]
+                label = [("hotkey", text[0]), text[1:]]
+            else:
+                label = [before, ("hotkey", hot), after]
             button = urwid.Button(label, on_press, user_data=command)
-            self.buttons[command] = button
-            width = len(before + hot + after) + 4
-            cells.append((width, urwid.AttrMap(
+            if not short:
+                self.buttons[command] = button
+            cells.append((len(text) + 4, urwid.AttrMap(
                 button, "button",
                 focus_map={None: "button-focus", "hotkey": "hotkey-focus",
                            "button": "button-focus"})))
-        self._columns = urwid.Columns(cells, dividechars=1)
-        super().__init__(urwid.AttrMap(self._columns, "footer"))
+        return urwid.AttrMap(urwid.Columns(cells, dividechars=1), "footer")
+
+    @property
+    def _columns(self):
+        return self._w.original_widget
+
+    def _pick(self, size):
+        want = self._full if size[0] >= self._full_width else self._short
+        if want is not self._w:
+            position = self._columns.focus_position
+            self._w = want
+            self._columns.focus_position = position
+
+    def render(self, size, focus=False):
+        self._pick(size)
+        return super().render(size, focus)
+
+    def keypress(self, size, key):
+        self._pick(size)
+        return super().keypress(size, key)
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        self._pick(size)
+        return super().mouse_event(size, event, button, col, row, focus)
 
     def focus_first(self):
         """Put the focus on the first button."""
         self._columns.focus_position = 0
+
+    def focus_last(self):
+        """Put the focus on the last button."""
+        self._columns.focus_position = len(BUTTONS) - 1
 
     @property
     def focused_command(self):
         """The command of the focused button."""
         return BUTTONS[self._columns.focus_position][3]
 
+
+#: Shorter button labels for narrow terminals (the hotkey stays first).
+SHORT = {"kill": "Kill", "terminate": "Term"}
