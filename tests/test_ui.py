@@ -359,3 +359,23 @@ def test_tiny_terminal_shows_a_notice(h):
         text = "\n".join(render_text(h.console, size))
         assert "too small" in text or len(text.strip()) < 40
     assert "Pause" in h.text((300, 100))
+
+
+def test_help_lists_every_binding_and_closes(h):
+    farm_of(h)
+    h.press("h")
+    text = h.text(size=(100, 60))
+    for binding in keys.KEYS:
+        assert binding.help in text, binding
+    h.press("p")  # not a hotkey while help is open
+    assert h.link.sent == []
+    h.press("esc")
+    assert h.console.dialog is None
+    h.press("?")
+    assert "Help" in h.text()
+    h.press("q")
+    assert h.console.dialog is None and h.quits == []
+
+
+def test_status_line_hints_at_help(h):
+    assert "h: help" in h.screen()[-2]

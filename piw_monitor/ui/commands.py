@@ -55,6 +55,11 @@ def _quit(console):
     console.quit()
 
 
+@command("help", "Show the help screen")
+def _help(console):
+    console.show_help()
+
+
 @command("focus-next", "Focus the next area")
 def _focus_next(console):
     console.cycle_focus(1)

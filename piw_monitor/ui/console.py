@@ -16,6 +16,7 @@ import urwid
 from ..actions import slave_name
 from . import commands
 from .dialogs import ConfirmDialog
+from .help import HelpDialog
 from .keys import lookup
 from .widgets import (
     ButtonBar, ColumnHeader, MasterHeader, SlaveList, StatusLine, View,
@@ -111,14 +112,14 @@ class Console(urwid.WidgetWrap):
     def _button_pressed(self, _button, command):
         commands.run(command, self)
 
-    def open_dialog(self, dialog):
+    def open_dialog(self, dialog, height="pack"):
         """Show *dialog* over the screen; it takes the keys until answered."""
         self.dialog = dialog
         self._w = urwid.Overlay(
             dialog, self.frame,
             align="center", width=("relative", 80),
-            valign="middle", height="pack",
-            min_width=24)
+            valign="middle", height=height,
+            min_width=24, min_height=3)
 
     def close_dialog(self):
         """Remove the dialog."""
@@ -171,6 +172,11 @@ class Console(urwid.WidgetWrap):
             "Its build slaves are not stopped. The monitor exits once the "
             "command is sent.",
             answer))
+
+    def show_help(self):
+        """Open the help screen."""
+        self.open_dialog(HelpDialog(lambda _yes: self.close_dialog()),
+                         height=("relative", 90))
 
     def quit(self, message=None):
         """End the monitor; the master is left alone."""

@@ -44,6 +44,8 @@ KEYS = (
     Binding("q", "quit", "global",
             "Quit the monitor (the master keeps running)"),
     Binding("ctrl c", "quit", "global", "Quit the monitor"),
+    Binding("h", "help", "global", "Show every key and action"),
+    Binding("?", "help", "global", "Show every key and action"),
     Binding("tab", "focus-next", "global",
             "Move between the slave list and the buttons"),
     Binding("shift tab", "focus-prev", "global",

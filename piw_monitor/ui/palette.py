@@ -20,6 +20,7 @@ PALETTE = [
     ("hotkey", "yellow,bold,underline", "dark gray", "underline"),
     ("hotkey-focus", "dark red,bold,underline", "light cyan", "standout"),
     ("dialog", "black", "light gray", "default"),
+    ("hotkey-help", "dark blue,bold", "light gray", "bold"),
     ("state-idle", "light gray", "default", "default"),
     ("state-building", "light green,bold", "default", "bold"),
     ("state-sending", "light cyan,bold", "default", "bold"),

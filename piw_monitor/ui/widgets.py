@@ -375,7 +375,7 @@ class MasterHeader(urwid.WidgetWrap):
 class StatusLine(urwid.WidgetWrap):
     """One line of feedback: what was sent, or why nothing was."""
 
-    HINT = "Tab: list/buttons  p r k t q: actions"
+    HINT = "h: help  Tab: list/buttons  p r k t q: actions"
 
     def __init__(self):
         self._text = urwid.Text(("status", self.HINT), wrap="ellipsis")

@@ -1,0 +1,74 @@
+"""The help screen, generated from the key table that dispatches the keys."""
+
+from __future__ import annotations
+
+import urwid
+
+from .keys import KEYS
+
+__all__ = ["HelpDialog", "help_lines", "CONTEXT_TITLES"]
+
+CONTEXT_TITLES = {
+    "global": "Anywhere",
+    "list": "In the slave list",
+    "dialog": "In a dialog",
+}
+
+
+def _key_name(key):
+    return {" ": "space"}.get(key, key)
+
+
+def help_lines():
+    """(context title, [(keys, help)]) for every context of the key table."""
+    sections = []
+    for context, title in CONTEXT_TITLES.items():
+        entries = {}
+        order = []
+        for binding in KEYS:
+            if binding.context != context:
+                continue
+            # keys that do the same thing, said the same way, share a line
+            entry = (binding.command, binding.help)
+            if entry not in entries:
+                entries[entry] = ([], binding.help)
+                order.append(entry)
+            entries[entry][0].append(_key_name(binding.key))
+        sections.append((title, [
+            (", ".join(entries[c][0]), entries[c][1]) for c in order]))
+    return sections
+
+
+class HelpDialog(urwid.WidgetWrap):
+    """A scrollable list of every key and what it does; Esc closes it."""
+
+    def __init__(self, on_answer):
+        self.title = "Help"
+        self.on_answer = on_answer
+        rows = []
+        for title, entries in help_lines():
+            rows.append(urwid.Text(("colhead", title)))
+            for keys, text in entries:
+                rows.append(urwid.Columns([
+                    (14, urwid.Text(("hotkey-help", keys))),
+                    urwid.Text(text),
+                ], dividechars=1))
+            rows.append(urwid.Divider())
+        rows.append(urwid.Text(
+            "Buttons at the bottom do the same as their hotkeys; click them "
+            "or Tab to them and press Enter. Esc closes this help."))
+        self._list = urwid.ListBox(urwid.SimpleFocusListWalker(rows))
+        super().__init__(urwid.AttrMap(urwid.LineBox(
+            urwid.Padding(self._list, left=1, right=1), title="Help"),
+            "dialog"))
+
+    def selectable(self):
+        return True
+
+    def keypress(self, size, key):
+        if key in ("up", "down", "page up", "page down", "home", "end"):
+            return self._w.keypress(size, key)
+        if key in ("esc", "q", "h", "?", "enter"):
+            self.on_answer(False)
+            return None
+        return None
