@@ -2,26 +2,20 @@
 What the administrator can do: each action encodes one control message,
 hands it to the master link, and says in words what happened.
 
-This module knows neither urwid nor 0MQ: it takes any *link* with a
-``send(message, data)`` method that raises :class:`NotSent` when the message
-could not be handed to a connected master right now.
+This module knows nothing of urwid or of sockets: it takes any *link* with a
+``send(message, data)`` method that raises :class:`~piw_monitor.link.NotSent`
+when the message could not be handed to a connected master right now.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .link import NotSent
 from .protocol import NO_DATA
 from .sanitize import printable
 
 __all__ = ["Actions", "Outcome", "NotSent"]
-
-
-class NotSent(Exception):
-    """
-    A control message was not sent; ``args[0]`` says why, in a few words
-    fit for the status line (the master link raises it).
-    """
 
 
 @dataclass(frozen=True)

@@ -327,6 +327,10 @@ class Farm:
             master = self.master
             if master.first_seen is None:
                 master.first_seen = now
+            if master.last_seen is None or \
+                    now - master.last_seen > MASTER_SILENCE:
+                # the header goes from waiting or silent to connected
+                self._changes.master = True
             master.last_seen = now
         handler(event, now)
 
@@ -351,6 +355,12 @@ class Farm:
             self._changes.slaves.add(slave_id)
 
     # ------------------------------------------------------------ internals
+
+    def _cancel_kill(self, slave_id):
+        slave = self.slaves.get(slave_id)
+        if slave is not None and slave.stopping:
+            slave.stopping = False
+            self._changes.slaves.add(slave_id)
 
     def _remove(self, sid):
         del self.slaves[sid]
@@ -385,15 +395,20 @@ class Farm:
     def _log(self, now, sid, text):
         self.log.append((now, sid, text))
 
-    def _set_task(self, slave, task, event):
+    def _set_task(self, slave, task, event, now):
         if slave.task != task:
             slave.task = task
             slave.task_since = event.timestamp
         slave.history.append((event.timestamp, _describe(event)))
-        self._log(event.timestamp, slave.slave_id, _describe(event))
+        self._log(now, slave.slave_id, _describe(event))
 
     def _master_hello(self, ev, now):
         m = self.master
+        # a different start time: the master was restarted, and the new one
+        # knows nothing of the old one's KILLs, slave ids or clock
+        same_run = m.started is None or ev.started == m.started
+        if not same_run:
+            m.stats = None
         m.started = ev.started
         m.label = ev.label
         m.os_name = ev.os_name
@@ -405,7 +420,7 @@ class Farm:
         # A master HELLO always opens a full replay of the live slaves:
         # start the picture afresh, keeping what only we know (KILLs sent).
         self._stopping_carry = {
-            sid for sid, s in self.slaves.items() if s.stopping}
+            sid for sid, s in self.slaves.items() if s.stopping and same_run}
         for sid in list(self.slaves):
             self._remove(sid)
         self._log(now, None, f"master HELLO {ev.label}")
@@ -446,7 +461,7 @@ class Farm:
             self._rows = None
             self._changes.order = True
         slave.history.append((ev.timestamp, _describe(ev)))
-        self._log(ev.timestamp, slave.slave_id, _describe(ev))
+        self._log(now, slave.slave_id, _describe(ev))
 
     def _slave_stats(self, ev, now):
         slave = self._slave(ev, now)
@@ -463,7 +478,7 @@ class Farm:
     def _slave_sleep(self, ev, now):
         slave = self._slave(ev, now)
         slave.paused = ev.paused
-        self._set_task(slave, "idle", ev)
+        self._set_task(slave, "idle", ev, now)
         m = self.master
         if ev.paused:
             if not m.paused:
@@ -482,7 +497,7 @@ class Farm:
         slave.version = ev.version
         slave.build_started = ev.timestamp
         slave.task = "idle"  # a new build always starts a new task
-        self._set_task(slave, "building", ev)
+        self._set_task(slave, "building", ev, now)
         m = self.master
         if m.paused and (m.paused_since is None
                          or ev.timestamp > m.paused_since):
@@ -492,16 +507,16 @@ class Farm:
     def _slave_cont(self, ev, now):
         slave = self._slave(ev, now)
         if slave.task == "idle":
-            self._set_task(slave, "building", ev)
+            self._set_task(slave, "building", ev, now)
 
     def _slave_send(self, ev, now):
         slave = self._slave(ev, now)
         slave.filename = ev.filename
-        self._set_task(slave, "sending", ev)
+        self._set_task(slave, "sending", ev, now)
 
     def _slave_done(self, ev, now):
         slave = self._slave(ev, now)
-        self._set_task(slave, "cleaning", ev)
+        self._set_task(slave, "cleaning", ev, now)
 
     def _slave_die(self, ev, now):
         slave = self._slave(ev, now)
@@ -510,7 +525,7 @@ class Farm:
             slave.expired = ev.expired
             slave.stopping = False
             self._terminating.add(slave.slave_id)
-        self._set_task(slave, "terminating", ev)
+        self._set_task(slave, "terminating", ev, now)
 
     def _bad_frame(self, ev, now):
         self.bad_frames += 1
@@ -541,6 +556,13 @@ class Farm:
         elif ev.message == "WAKE" and ev.data is None:
             m.paused = False
             self._changes.master = True
+            # WAKE also cancels a pending KILL (for every slave with None)
+            for sid in self.slaves:
+                self._cancel_kill(sid)
+            self._stopping_carry.clear()
+        elif ev.message == "WAKE":
+            self._cancel_kill(ev.data)
+            self._stopping_carry.discard(ev.data)
         elif ev.message == "KILL":
             if ev.data is None:
                 for sid in self.slaves:

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from dataclasses import dataclass, field, fields
+import io
+from dataclasses import dataclass, fields
 
 import cbor2
 
@@ -293,13 +294,18 @@ def _int(value, what, lo=0, hi=MAX_INT):
     if not isinstance(value, int) or isinstance(value, bool):
         raise ProtocolError(f"{what} is not an integer")
     if not lo <= value <= hi:
-        raise ProtocolError(f"{what} out of range ({value})")
+        # a bignum can have more digits than str() allows: say less
+        shown = value if -10 ** 30 < value < 10 ** 30 else "huge"
+        raise ProtocolError(f"{what} out of range ({shown})")
     return value
 
 
 def _float(value, what, lo=-1e6, hi=1e6):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(f"{what} is not a number")
+    if isinstance(value, int) and not lo <= value <= hi:
+        # before float(), which overflows on a bignum
+        raise ProtocolError(f"{what} out of range")
     value = float(value)
     if not lo <= value <= hi:  # also rejects NaN
         raise ProtocolError(f"{what} out of range ({value!r})")
@@ -491,7 +497,7 @@ _STATUS_DECODERS = {
 # cbor2 6 takes limits in the decoder; cbor2 5.4 does not (it relies on the
 # interpreter's recursion limit, which we catch).
 try:
-    _LOADS_PARAMS = inspect.signature(cbor2.loads).parameters
+    _LOADS_PARAMS = inspect.signature(cbor2.CBORDecoder).parameters
 except (TypeError, ValueError):  # pragma: no cover
     _LOADS_PARAMS = {}
 _LOADS_KW = {
@@ -504,25 +510,39 @@ _LOADS_KW = {
 }
 
 
+def _printable(text):
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def _short(text, limit=24):
     """A printable, bounded rendering of *text* for a reason string."""
-    text = str(text)
-    text = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return repr(text)
+    return repr(_printable(str(text)[:limit]))
 
 
 def _loads(frame):
+    """
+    Decode *frame*, which must hold exactly one CBOR item: bytes left over
+    after it make the frame invalid (``cbor2.loads`` ignores them).
+    """
+    fp = io.BytesIO(frame)
     try:
-        return cbor2.loads(frame, **_LOADS_KW)
+        msg = cbor2.CBORDecoder(fp, **_LOADS_KW).decode()
     except RecursionError:
         raise ProtocolError("nesting too deep") from None
     except MemoryError:
         raise ProtocolError("frame too large to decode") from None
     except Exception as exc:  # cbor2 raises many kinds, by version
-        reason = str(exc).split("\n")[0]
+        reason = _printable(str(exc).split("\n")[0])
         if "depth" in reason:
             raise ProtocolError("nesting too deep") from None
         raise ProtocolError(f"invalid CBOR: {reason[:60]}") from None
+    # cbor2 6 leaves the stream just past the item even though it reads
+    # ahead; should a version not, this check lets trailing bytes through
+    # but never rejects a valid frame
+    if fp.tell() < len(frame):
+        raise ProtocolError(
+            f"{len(frame) - fp.tell()} bytes after the message")
+    return msg
 
 
 def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
@@ -654,7 +674,7 @@ def decode_control(frame):
             name, data = msg
         else:
             raise ProtocolError("not a control message")
-        if name not in CONTROL_MESSAGES:
+        if not isinstance(name, str) or name not in CONTROL_MESSAGES:
             raise ProtocolError(f"unknown control message {_short(name)}")
         if CONTROL_MESSAGES[name] != (data is not NO_DATA):
             raise ProtocolError(f"{name} with wrong data")

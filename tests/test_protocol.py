@@ -1,0 +1,674 @@
+"""
+The wire protocol against the frames recorded from a real piwheels master,
+and against hostile input.
+"""
+
+import datetime as dt
+import math
+import subprocess
+import sys
+import time
+
+import cbor2
+import pytest
+
+from piw_monitor import protocol as p
+
+from .helpers import control_records, recorded_time, status_records
+
+UTC = dt.timezone.utc
+STATUS = status_records()
+CONTROL = control_records()
+
+# The documented order of the data items of each message (protocol.md), as
+# event field names: written out here rather than read from the dataclasses,
+# so that a reordered dataclass fails these tests.
+MASTER_HELLO = [
+    "started", "label", "os_name", "os_version", "board_revision",
+    "board_serial"]
+MASTER_STATS = [
+    "timestamp", "packages_built", "builds_last_hour", "builds_time",
+    "builds_size", "builds_pending", "new_last_hour", "files_count",
+    "downloads_last_hour", "downloads_last_month", "downloads_all",
+    "disk_size", "disk_free", "mem_size", "mem_free", "swap_size",
+    "swap_free", "load_average", "cpu_temp"]
+SLAVE_KINDS = {
+    # inner message: (event class, field names of a list data, or None)
+    "HELLO": (p.SlaveHello, [
+        "build_timeout", "busy_timeout", "py_version", "abi", "platform",
+        "label", "os_name", "os_version", "board_revision", "board_serial"]),
+    "STATS": (p.SlaveStats, [
+        "stats_timestamp", "disk_size", "disk_free", "mem_size", "mem_free",
+        "swap_size", "swap_free", "load_average", "cpu_temp"]),
+    "ACK": (p.SlaveAck, ["assigned_id", "index_url"]),
+    "BUILD": (p.SlaveBuild, ["package", "version"]),
+    "SLEEP": (p.SlaveSleep, None),
+    "SEND": (p.SlaveSend, None),
+    "DONE": (p.SlaveDone, None),
+    "DIE": (p.SlaveDie, None),
+    "CONT": (p.SlaveCont, None),
+}
+
+
+def as_json(value):
+    """Render a decoded value the way the fixtures' ``decoded`` field does."""
+    if isinstance(value, dt.datetime):
+        assert value.utcoffset() == dt.timedelta(0), value
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return {"timedelta_seconds": value.total_seconds()}
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    return value
+
+
+def expected_fields(decoded):
+    """(event class, {field: JSON value}) that a recorded frame must give."""
+    name, data = decoded
+    if name == "HELLO":
+        return p.MasterHello, dict(zip(MASTER_HELLO, data, strict=True))
+    if name == "STATS":
+        return p.MasterStats, dict(zip(MASTER_STATS, data, strict=True))
+    assert name == "SLAVE"
+    sid, ts, kind, inner = data
+    cls, names = SLAVE_KINDS[kind]
+    fields = {"slave_id": sid, "timestamp": ts}
+    if names is not None:
+        fields.update(zip(names, inner, strict=True))
+    elif kind == "SLEEP":
+        fields["paused"] = inner
+    elif kind == "SEND":
+        fields["filename"] = inner
+    elif kind == "DIE":
+        # NoData (a KILL answer or a goodbye) or a plain null (expiry)
+        assert inner is None or inner == {"nodata": True}
+        fields["expired"] = inner is None
+    else:
+        assert inner == {"nodata": True}
+    return cls, fields
+
+
+def frame_id(record):
+    d = record["decoded"]
+    kind = d[1][2] if d[0] == "SLAVE" else ""
+    return f"t{record['t']:.3f}-{d[0]}{'-' + kind if kind else ''}"
+
+
+# ------------------------------------------------------------ recordings
+
+@pytest.mark.parametrize("record", STATUS, ids=frame_id)
+def test_recorded_frame_decodes_as_recorded(record):
+    frame = bytes.fromhex(record["hex"])
+    event = p.decode_status(frame, now=recorded_time(record))
+    cls, fields = expected_fields(record["decoded"])
+    assert type(event) is cls, event
+    for name, want in fields.items():
+        got = getattr(event, name)
+        assert as_json(got) == want, name
+        if isinstance(want, float):
+            assert type(got) is float, name
+        if isinstance(want, int) and not isinstance(want, bool):
+            assert type(got) is int, name
+        if isinstance(got, dt.datetime):
+            assert got.tzinfo is not None, name
+
+
+@pytest.mark.parametrize("record", STATUS, ids=frame_id)
+def test_recorded_frame_reencodes_byte_for_byte(record):
+    frame = bytes.fromhex(record["hex"])
+    assert p.encode_status(p.decode_status(frame)).hex() == record["hex"]
+
+
+def test_recording_covers_every_kind():
+    kinds = {
+        (r["decoded"][0], r["decoded"][1][2] if r["decoded"][0] == "SLAVE"
+         else None)
+        for r in STATUS}
+    assert kinds == {
+        ("HELLO", None), ("STATS", None), ("SLAVE", "HELLO"),
+        ("SLAVE", "ACK"), ("SLAVE", "STATS"), ("SLAVE", "SLEEP"),
+        ("SLAVE", "BUILD"), ("SLAVE", "SEND"), ("SLAVE", "DONE"),
+        ("SLAVE", "DIE")}
+    assert len(STATUS) == 412
+
+
+def test_buffer_types_decode_alike():
+    frame = bytes.fromhex(STATUS[7]["hex"])
+    event = p.decode_status(frame)
+    assert p.decode_status(bytearray(frame)) == event
+    assert p.decode_status(memoryview(frame)) == event
+
+
+@pytest.mark.parametrize("record", CONTROL, ids=lambda r: f"t{r['t']:.1f}")
+def test_recorded_control_message(record):
+    frame = bytes.fromhex(record["hex"])
+    if record["has_data"]:
+        assert p.encode_control(record["message"], record["data"]) == frame
+        want = p.Control(record["message"], record["data"])
+    else:
+        assert p.encode_control(record["message"]) == frame
+        want = p.Control(record["message"])
+        assert want.data is p.NO_DATA
+    assert p.decode_control(frame) == want
+
+
+def control_helper(record):
+    """The helper a monitor would call to send a recorded control message."""
+    message, data = record["message"], record["data"]
+    if message == "HELLO":
+        return p.hello()
+    if message == "QUIT":
+        return p.quit_master()
+    if message == "SLEEP" and data is None:
+        return p.pause()
+    if message == "WAKE" and data is None:
+        return p.resume()
+    if message == "KILL":
+        return p.kill(data)
+    if message == "SKIP":
+        return p.skip(data)
+    return None  # per-slave SLEEP / WAKE: no helper
+
+
+def test_control_helpers_match_recordings():
+    used = 0
+    for record in CONTROL:
+        frame = control_helper(record)
+        if frame is not None:
+            used += 1
+            assert frame.hex() == record["hex"], record["note"]
+    assert used == 10
+
+
+def test_control_bytes_quoted_in_protocol_md():
+    assert p.hello() == bytes.fromhex("65 48 45 4c 4c 4f")
+    assert p.pause() == bytes.fromhex("82 65 53 4c 45 45 50 f6")
+    assert p.kill(3) == bytes.fromhex("82 64 4b 49 4c 4c 03")
+    assert p.resume() == bytes.fromhex("82 64 57 41 4b 45 f6")
+    assert p.quit_master() == bytes.fromhex("64 51 55 49 54")
+    assert p.kill() == p.kill(None) == bytes.fromhex("82 64 4b 49 4c 4c f6")
+    assert p.skip(2) == bytes.fromhex("82 64 53 4b 49 50 02")
+
+
+@pytest.mark.parametrize("message, data", [
+    ("HELLO", None), ("QUIT", 1), ("KILL", p.NO_DATA), ("SLEEP", p.NO_DATA),
+    ("KILL", True), ("KILL", "3"), ("KILL", -1), ("KILL", 1.0),
+    ("PAUSE", None), ("RESUME", p.NO_DATA), ("hello", p.NO_DATA),
+])
+def test_encode_control_refuses(message, data):
+    with pytest.raises(ValueError):
+        p.encode_control(message, data)
+
+
+@pytest.mark.parametrize("frame", [
+    b"", b"\xff", b"\x65HELL", cbor2.dumps("BYE"), cbor2.dumps(["HELLO", None]),
+    cbor2.dumps("KILL"), cbor2.dumps(["KILL", "3"]), cbor2.dumps(["KILL", True]),
+    cbor2.dumps(["KILL", -2]), cbor2.dumps(["KILL"]), cbor2.dumps(["KILL", 1, 2]),
+    cbor2.dumps([["KILL"], 1]), cbor2.dumps([{}, 1]), cbor2.dumps(3),
+    cbor2.dumps("HELLO") + b"\x00", cbor2.dumps(["QUIT", "x" * 2000]),
+], ids=repr)
+def test_decode_control_rejects(frame):
+    result = p.decode_control(frame)
+    assert isinstance(result, p.BadFrame)
+    assert_reason(result)
+
+
+def test_decode_control_round_trip():
+    for message, takes in p.CONTROL_MESSAGES.items():
+        for data in ([None, 0, 7, 2 ** 40] if takes else [p.NO_DATA]):
+            frame = p.encode_control(message, data)
+            assert p.decode_control(frame) == p.Control(message, data)
+
+
+# ------------------------------------------------------------ encoding
+
+def test_datetime_without_fraction_decodes():
+    frame = cbor2.dumps(["HELLO", [
+        cbor2.CBORTag(0, "2026-11-28T02:50:38Z"), "vm", "Debian", "12",
+        "unknown", "unknown"]])
+    event = p.decode_status(frame)
+    assert event.started == dt.datetime(2026, 11, 28, 2, 50, 38, tzinfo=UTC)
+    # and an encoder writes it the same way (the fraction dropped when zero)
+    assert p.encode_status(event) == frame
+
+
+def test_datetime_with_offset_is_aware():
+    frame = cbor2.dumps(["HELLO", [
+        cbor2.CBORTag(0, "2026-11-28T03:50:38.5+01:00"), "vm", "", "", "", ""]])
+    event = p.decode_status(frame)
+    assert event.started == dt.datetime(
+        2026, 11, 28, 2, 50, 38, 500000, tzinfo=UTC)
+
+
+def some_time(seconds=0):
+    return dt.datetime(2026, 11, 28, 2, 50, 38, 304934, tzinfo=UTC) + \
+        dt.timedelta(seconds=seconds)
+
+
+def sample_events():
+    ts = some_time()
+    return [
+        p.MasterHello(ts, "vm", "Debian GNU/Linux", "12", "unknown", "x"),
+        p.MasterStats(ts, 1, {"cp311": 2}, dt.timedelta(seconds=33.5), 1024,
+                      {"cp311": 0, "cp39": 3}, 1, 1, 2, 3, 4, 10 ** 12,
+                      10 ** 11, 2 ** 34, 2 ** 33, 0, 0, 0.25, 41.5),
+        p.SlaveHello(3, ts, dt.timedelta(hours=3), dt.timedelta(minutes=5),
+                     "311", "cp311", "linux_armv7l", "pi-1", "Raspbian", "11",
+                     "a02082", "00000000deadbeef"),
+        p.SlaveStats(3, ts, some_time(-1), 1, 0, 2, 1, 0, 0, 1.0, -5.0),
+        p.SlaveAck(3, ts, 3, "http://127.0.0.1/simple"),
+        p.SlaveSleep(3, ts, True), p.SlaveSleep(3, ts, False),
+        p.SlaveBuild(3, ts, "numpy", "2.1.0"),
+        p.SlaveCont(3, ts),
+        p.SlaveSend(3, ts, "numpy-2.1.0-cp311-cp311-linux_armv7l.whl"),
+        p.SlaveDone(3, ts), p.SlaveDie(3, ts), p.SlaveDie(3, ts, expired=True),
+    ]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda e: repr(e)[:40])
+def test_encode_decode_round_trip(event):
+    frame = p.encode_status(event)
+    assert p.decode_status(frame, now=some_time()) == event
+
+
+def test_encode_status_refuses_non_wire_events():
+    for event in (p.BadFrame("x"), p.LinkUp(), p.CommandSent("HELLO")):
+        with pytest.raises(TypeError):
+            p.encode_status(event)
+
+
+def test_nodata_and_null_on_the_wire():
+    ts = some_time()
+    assert p.encode_status(p.SlaveDie(1, ts)).endswith(b"\xd9\x07\xd2\xf6")
+    assert p.encode_status(p.SlaveDie(1, ts, expired=True)).endswith(
+        b"\x63DIE\xf6")
+    assert p.encode_status(p.SlaveDone(1, ts)).endswith(b"\xd9\x07\xd2\xf6")
+
+
+# ------------------------------------------------------------ invalid frames
+
+def assert_reason(bad):
+    reason = bad.reason
+    assert isinstance(reason, str) and reason
+    assert len(reason) <= 100, reason
+    assert reason.isprintable(), reason
+
+
+def bad(frame, **kwargs):
+    """Decode *frame*, which must be refused; return the reason."""
+    result = p.decode_status(frame, **kwargs)
+    assert isinstance(result, p.BadFrame), result
+    assert_reason(result)
+    assert result.size == len(frame)
+    return result.reason
+
+
+def raw(record_index):
+    """A recorded frame as cbor2 decodes it (datetimes, CBORTags)."""
+    return cbor2.loads(bytes.fromhex(STATUS[record_index]["hex"]))
+
+
+def first(name, kind=None):
+    for i, r in enumerate(STATUS):
+        d = r["decoded"]
+        if d[0] == name and (kind is None or d[1][2] == kind):
+            if kind != "DIE" or d[1][3] is not None:
+                return raw(i)
+    raise LookupError(name, kind)
+
+
+@pytest.mark.parametrize("frame, reason", [
+    (b"", "empty"),
+    (b"\xff", "invalid CBOR"),
+    (b"\x1c", "invalid CBOR"),             # reserved additional information
+    (b"\x62\xff\xfe", "invalid CBOR"),     # text that is not UTF-8
+    (cbor2.dumps("HELLO"), "without data"),
+    (cbor2.dumps("STATS"), "without data"),
+    (cbor2.dumps(7), "not a message"),
+    (cbor2.dumps(None), "not a message"),
+    (cbor2.dumps({"HELLO": []}), "not a message"),
+    (cbor2.dumps(b"\x82"), "not a message"),
+    (cbor2.dumps([]), "0 items"),
+    (cbor2.dumps(["HELLO"]), "1 items"),
+    (cbor2.dumps(["HELLO", [], []]), "3 items"),
+    (cbor2.dumps([b"HELLO", []]), "not text"),
+    (cbor2.dumps([1, []]), "not text"),
+    (cbor2.dumps(["BYE", None]), "unknown message"),
+    (cbor2.dumps(["hello", []]), "unknown message"),
+    (cbor2.dumps(["PAUSE", None]), "unknown message"),
+    (cbor2.dumps(["\x1b[2J" * 50, None]), "unknown message"),
+    (cbor2.dumps(["SLAVE", [1, some_time(), "BUSY", None]]),
+     "unknown slave message"),
+    (cbor2.dumps(["SLAVE", [1, some_time(), "hello", None]]),
+     "unknown slave message"),
+    (cbor2.dumps(["SLAVE", [1, some_time(), "DIE"]]), "3 items"),
+    (cbor2.dumps(["SLAVE", [1, some_time(), "DIE", None, None]]), "5 items"),
+    (cbor2.dumps(["HELLO", []]), "0 items"),
+    (cbor2.dumps(["STATS", [some_time()] * 18]), "18 items"),
+    (cbor2.dumps(["HELLO", None]), "not an array"),
+    (cbor2.dumps(["STATS", {"a": 1}]), "not an array"),
+    (cbor2.dumps("HELLO") + b"\xf6", "after the message"),
+])
+def test_invalid_frame(frame, reason):
+    assert reason in bad(frame)
+
+
+def test_non_bytes_are_bad_frames():
+    for thing in (None, 3, object()):
+        assert isinstance(p.decode_status(thing), p.BadFrame)
+        assert isinstance(p.decode_control(thing), p.BadFrame)
+
+
+@pytest.mark.parametrize("index", sorted({
+    # one of each kind of recorded frame
+    next(i for i, r in enumerate(STATUS)
+         if frame_id(r).split("-", 1)[1] == kind)
+    for kind in {frame_id(r).split("-", 1)[1] for r in STATUS}}))
+def test_every_truncation_and_extension_is_bad(index):
+    frame = bytes.fromhex(STATUS[index]["hex"])
+    for end in range(len(frame)):
+        bad(frame[:end])
+    for extra in (b"\x00", b"\xf6", frame):
+        bad(frame + extra)
+
+
+def test_trailing_data_after_valid_frame():
+    frame = bytes.fromhex(STATUS[0]["hex"])
+    assert "1 bytes after the message" in bad(frame + b"\x00")
+
+
+# Wrong values for each kind of expected value. Every one of them must make
+# the frame a BadFrame, whatever position it is put in.
+LONG = "x" * (p.MAX_TEXT + 1)
+WRONG = {
+    "int": [True, False, 1.0, "1", None, b"\x01", [], {}, -1, -(2 ** 64),
+            2 ** 64 - 1, cbor2.CBORTag(2, b"\xff" * 400), some_time(),
+            cbor2.CBORTag(2001, [0, 0, 0])],
+    "time": ["2026-11-28T02:50:38Z", 1764298238, 1764298238.5, True, None,
+             cbor2.CBORTag(2001, [0, 0, 0]),
+             dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+             dt.datetime(1970, 1, 1, tzinfo=UTC),
+             dt.datetime(1, 1, 2, tzinfo=UTC)],
+    "text": [1, True, None, 1.5, b"bytes", [], {}, ["a"], LONG, some_time()],
+    "duration": [10800, 10800.0, "3:00:00", None, True, [0, 10800, 0],
+                 cbor2.CBORTag(2001, [0, 10800]),
+                 cbor2.CBORTag(2001, [0, 10800, 0, 0]),
+                 cbor2.CBORTag(2001, [0, "10800", 0]),
+                 cbor2.CBORTag(2001, [True, 0, 0]),
+                 cbor2.CBORTag(2001, [0, 0.5, 0]),
+                 cbor2.CBORTag(2001, {"days": 0}),
+                 cbor2.CBORTag(2001, None),
+                 cbor2.CBORTag(2001, [-1, 0, 0]),
+                 cbor2.CBORTag(2001, [0, -1, 0]),
+                 cbor2.CBORTag(2001, [100 * 366, 0, 0]),
+                 cbor2.CBORTag(2001, [2 ** 63, 0, 0]),
+                 cbor2.CBORTag(2002, [0, 1, 0]),
+                 cbor2.CBORTag(2003, [0, 1, 0])],
+    "map": [[], ["cp311", 1], "cp311", None, 3, {"cp311": True},
+            {"cp311": -1}, {"cp311": 1.0}, {"cp311": "1"}, {"cp311": None},
+            {LONG: 1}, {f"cp3{i}": 0 for i in range(p.MAX_MAP + 1)}],
+    "float": ["0.5", True, None, [], math.nan, math.inf, -math.inf, 1e300,
+              -1e300, 2 ** 1100, some_time()],
+    "bool": [1, 0, None, "true", [], cbor2.CBORTag(2002, None)],
+    "nodata": [None, False, 0, "", [], cbor2.CBORTag(2002, 0),
+               cbor2.CBORTag(2002, False), cbor2.CBORTag(2001, None)],
+    "die": [False, True, 0, "", [], {}, cbor2.CBORTag(2002, 0),
+            cbor2.CBORTag(2002, []), cbor2.CBORTag(2001, None)],
+}
+
+INT, TIME, TEXT, DUR, MAP, FLOAT = "int", "time", "text", "duration", "map", \
+    "float"
+SHAPES = {
+    "HELLO": [TIME, TEXT, TEXT, TEXT, TEXT, TEXT],
+    "STATS": [TIME, INT, MAP, DUR, INT, MAP] + [INT] * 11 + [FLOAT, FLOAT],
+}
+SLAVE_SHAPES = {
+    "HELLO": [DUR, DUR] + [TEXT] * 8,
+    "STATS": [TIME] + [INT] * 6 + [FLOAT, FLOAT],
+    "ACK": [INT, TEXT],
+    "BUILD": [TEXT, TEXT],
+    "SLEEP": "bool",
+    "SEND": TEXT,
+    "DONE": "nodata",
+    "CONT": "nodata",
+    "DIE": "die",
+}
+
+
+def positions():
+    """(test id, valid message, path to one item, kind of value there)."""
+    for name, shape in SHAPES.items():
+        for i, kind in enumerate(shape):
+            yield f"{name}[{i}]", first(name), (1, i), kind
+    for i, kind in enumerate([INT, TIME, TEXT]):
+        yield f"SLAVE[{i}]", first("SLAVE", "HELLO"), (1, i), kind
+    for inner, shape in SLAVE_SHAPES.items():
+        if inner == "CONT":
+            msg = ["SLAVE", [1, some_time(), "CONT", cbor2.CBORTag(2002, None)]]
+        else:
+            msg = first("SLAVE", inner)
+        if isinstance(shape, str):
+            yield f"SLAVE-{inner}", msg, (1, 3), shape
+        else:
+            for i, kind in enumerate(shape):
+                yield f"SLAVE-{inner}[{i}]", msg, (1, 3, i), kind
+
+
+POSITIONS = list(positions())
+
+
+def replaced(msg, path, value):
+    msg = cbor2.loads(cbor2.dumps(msg))  # a deep copy, tags and all
+    target = msg
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return msg
+
+
+@pytest.mark.parametrize(
+    "msg, path, kind", [pos[1:] for pos in POSITIONS],
+    ids=[pos[0] for pos in POSITIONS])
+def test_wrong_value_in_every_position(msg, path, kind):
+    # the message itself is valid...
+    assert not isinstance(p.decode_status(cbor2.dumps(msg)), p.BadFrame)
+    # ...and becomes invalid with any wrong value in this position
+    accepted = []
+    for value in WRONG[kind]:
+        frame = cbor2.dumps(replaced(msg, path, value))
+        result = p.decode_status(frame, now=some_time(3600))
+        if isinstance(result, p.BadFrame):
+            assert_reason(result)
+        else:
+            accepted.append(value)
+    assert not accepted
+
+
+def test_wrong_shaped_data_in_every_message():
+    for name in SHAPES:
+        data = first(name)[1]
+        for wrong in (data[:-1], data + [0], None, {}, "x", 0):
+            bad(cbor2.dumps([name, wrong]))
+    for inner, shape in SLAVE_SHAPES.items():
+        if isinstance(shape, list):
+            data = first("SLAVE", inner)[1][3]
+            for wrong in (data[:-1], data + [0], {}, tuple()):
+                bad(cbor2.dumps(["SLAVE", [1, some_time(), inner, wrong]]))
+
+
+def test_naive_datetime_refused(monkeypatch):
+    # cbor2 never makes a naive datetime from the wire (tag 0 needs an
+    # offset, tag 1 is UTC); make sure validation would catch one anyway
+    naive = dt.datetime(2026, 11, 28, 2, 50, 38)
+    monkeypatch.setattr(p, "_loads", lambda frame: [
+        "HELLO", [naive, "vm", "", "", "", ""]])
+    assert "no time zone" in bad(b"\x00")
+    monkeypatch.setattr(p, "_loads", lambda frame: [
+        "SLAVE", [1, naive, "DIE", None]])
+    assert "no time zone" in bad(b"\x00")
+    # and the naive text form is refused by the CBOR layer itself
+    bad(cbor2.dumps(["HELLO", [
+        cbor2.CBORTag(0, "2026-11-28T02:50:38"), "vm", "", "", "", ""]]))
+
+
+def test_timestamps_in_the_future_need_now():
+    record = STATUS[7]  # SLAVE 1 HELLO
+    frame = bytes.fromhex(record["hex"])
+    ts = p.decode_status(frame).timestamp
+    # a monitor clock somewhat behind the master's is fine...
+    assert not isinstance(
+        p.decode_status(frame, now=ts - dt.timedelta(hours=23)), p.BadFrame)
+    # ...a day and more is absurd
+    assert "in the future" in bad(frame, now=ts - dt.timedelta(days=1, seconds=1))
+    # every timestamp is checked: a STATS report's own clock too
+    stats = first("SLAVE", "STATS")
+    stats[1][3][0] = some_time(10 * 86400)
+    assert "future" in bad(cbor2.dumps(stats), now=some_time())
+    far = ["HELLO", [dt.datetime(9999, 12, 31, tzinfo=UTC), "vm", "", "", "",
+                     ""]]
+    assert "future" in bad(cbor2.dumps(far), now=some_time())
+
+
+def test_before_2000_refused():
+    msg = first("STATS")
+    msg[1][0] = dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert "before 2000" in bad(cbor2.dumps(msg))
+    msg[1][0] = cbor2.CBORTag(1, 0)  # tag 1, the epoch
+    assert "before 2000" in bad(cbor2.dumps(msg))
+
+
+def test_negative_sizes_refused():
+    msg = first("STATS")
+    for i in range(1, 17):
+        if SHAPES["STATS"][i] == INT:
+            assert "out of range" in bad(cbor2.dumps(replaced(msg, (1, i), -1)))
+    msg = first("SLAVE", "STATS")
+    for i in range(1, 7):
+        bad(cbor2.dumps(replaced(msg, (1, 3, i), -1)))
+    bad(cbor2.dumps(replaced(msg, (1, 0), -1)))  # slave id
+
+
+def test_text_length_limit():
+    msg = first("HELLO")
+    ok = p.decode_status(cbor2.dumps(replaced(msg, (1, 1), "x" * p.MAX_TEXT)))
+    assert ok.label == "x" * p.MAX_TEXT
+    assert "too long" in bad(cbor2.dumps(replaced(msg, (1, 1), LONG)))
+
+
+def test_huge_maps_refused():
+    msg = first("STATS")
+    ok = {f"cp{i}": i for i in range(p.MAX_MAP)}
+    assert p.decode_status(
+        cbor2.dumps(replaced(msg, (1, 2), ok))).builds_last_hour == ok
+    assert "too many" in bad(cbor2.dumps(replaced(
+        msg, (1, 5), {f"cp{i}": i for i in range(5000)})))
+    # a map as the message, with keys that are not text, or duplicated
+    bad(cbor2.dumps({f"k{i}": i for i in range(5000)}))
+    bad(cbor2.dumps({i: i for i in range(100)}))
+    bad(b"\x82\x65STATS\xa2\x61a\x01\x61a\x02")
+
+
+def test_duration_shapes():
+    msg = first("SLAVE", "HELLO")
+    good = p.decode_status(cbor2.dumps(replaced(
+        msg, (1, 3, 0), cbor2.CBORTag(2001, [1, 3600, 5]))))
+    assert good.build_timeout == dt.timedelta(days=1, seconds=3600,
+                                              microseconds=5)
+    # a tag 2001 anywhere it is not expected is no better
+    assert "not text" in bad(cbor2.dumps(replaced(
+        msg, (1, 3, 2), cbor2.CBORTag(2001, [0, 1, 0]))))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_nan_and_infinity_refused(value):
+    for msg, path in ((first("STATS"), (1, 17)), (first("STATS"), (1, 18)),
+                      (first("SLAVE", "STATS"), (1, 3, 7)),
+                      (first("SLAVE", "STATS"), (1, 3, 8))):
+        assert "out of range" in bad(cbor2.dumps(replaced(msg, path, value)))
+    # half and single precision too
+    frame = cbor2.dumps(replaced(first("STATS"), (1, 17), 0.0))
+    assert frame.endswith(b"\xfb" + b"\x00" * 8 + b"\xfb" + b"\x00" * 8)
+    for half in (b"\xf9\x7e\x00", b"\xf9\x7c\x00", b"\xfa\x7f\xc0\x00\x00"):
+        bad(frame[:-18] + half + frame[-9:])
+
+
+def test_die_with_other_data():
+    msg = first("SLAVE", "DIE")
+    assert p.decode_status(cbor2.dumps(msg)).expired is False
+    assert p.decode_status(cbor2.dumps(replaced(msg, (1, 3), None))).expired
+    for value in WRONG["die"]:
+        assert "no data" in bad(cbor2.dumps(replaced(msg, (1, 3), value)))
+
+
+def test_deep_nesting_is_refused_fast():
+    cases = [
+        b"\x81" * 10_000 + b"\x00",              # 10k nested arrays
+        b"\x82\x65SLAVE" + b"\x81" * 10_000 + b"\x00",
+        b"\xa1\x61a" * 10_000 + b"\x00",         # nested maps
+        b"\xc6" * 10_000 + b"\x00",              # nested tags
+        b"\xd9\x07\xd1" * 10_000 + b"\x00",      # nested durations
+        b"\x9f" * 10_000 + b"\xff" * 10_000,     # indefinite arrays
+        b"\x81" * 60_000 + b"\x00",
+    ]
+    start = time.perf_counter()
+    for frame in cases:
+        bad(frame)
+    assert time.perf_counter() - start < 1.0
+    assert "nesting" in bad(b"\x81" * 10_000 + b"\x00")
+
+
+def test_oversized_frames():
+    msg = first("HELLO")
+    big = cbor2.dumps(replaced(msg, (1, 1), "x" * (p.MAX_FRAME_SIZE + 1)))
+    assert "too large" in bad(big)
+    assert "too large" in bad(b"\x00" * (10 * p.MAX_FRAME_SIZE))
+    frame = bytes.fromhex(STATUS[0]["hex"])
+    assert "too large" in bad(frame, max_size=len(frame) - 1)
+    assert not isinstance(
+        p.decode_status(frame, max_size=len(frame)), p.BadFrame)
+
+
+def test_huge_lengths_declared_in_a_small_frame():
+    for frame in (b"\x9b" + b"\xff" * 8, b"\xbb" + b"\x00" * 4 + b"\xff" * 4,
+                  b"\x5b\x00\x00\x00\x00\xff\xff\xff\xff",
+                  b"\x7a\xff\xff\xff\xff" + b"ab"):
+        bad(frame)
+
+
+@pytest.mark.parametrize("tagged", [
+    cbor2.CBORTag(5, [2 ** 63 - 1, 1]),       # bigfloat with a vast exponent
+    cbor2.CBORTag(4, [2 ** 63 - 1, 1]),       # decimal fraction
+    cbor2.CBORTag(2, b"\xff" * 20_000),       # bignum: 48k digits
+    cbor2.CBORTag(30, [1, 0]),                # rational, zero denominator
+    cbor2.CBORTag(35, "(a+)+$" * 100),        # regular expression
+    cbor2.CBORTag(36, "Content-Type: text/plain\n\nhi"),
+    cbor2.CBORTag(258, [1, 1]),               # a set
+    cbor2.CBORTag(28, [cbor2.CBORTag(29, 0)]),  # a list that holds itself
+    cbor2.CBORTag(999, 0),                    # an unknown tag
+    cbor2.CBORSimpleValue(99),
+    cbor2.undefined,
+], ids=repr)
+def test_exotic_cbor_in_any_position(tagged):
+    for _, msg, path, _ in POSITIONS[::3]:
+        start = time.perf_counter()
+        bad(cbor2.dumps(replaced(msg, path, tagged)))
+        assert time.perf_counter() - start < 0.5
+
+
+def test_reasons_do_not_echo_control_characters():
+    reason = bad(cbor2.dumps(["\x1b]0;owned\x07\x1b[2J", None]))
+    assert "\x1b" not in reason and "\x07" not in reason
+    reason = bad(cbor2.dumps(["SLAVE", [1, some_time(), "\x1b[31mX" * 99, 0]]))
+    assert "\x1b" not in reason
+
+
+# ------------------------------------------------------------ layering
+
+def test_protocol_and_model_import_neither_zmq_nor_urwid():
+    code = ("import sys, piw_monitor.protocol, piw_monitor.model; "
+            "assert 'zmq' not in sys.modules, 'zmq'; "
+            "assert 'urwid' not in sys.modules, 'urwid'")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == 0, result.stderr
