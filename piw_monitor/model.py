@@ -181,8 +181,11 @@ class Slave:
         self.history = deque(maxlen=SLAVE_HISTORY)
 
     def sort_key(self):
-        """Rows are ordered by ABI, then label, then id."""
-        return (self.abi, self.label, self.slave_id)
+        """
+        Rows are ordered by ABI (in Python version order: cp39 before
+        cp311), then label, then id.
+        """
+        return (abi_order(self.abi), self.label, self.slave_id)
 
     def silence(self, now):
         """How long since the master last heard from this slave."""
@@ -236,6 +239,18 @@ class Slave:
         if self.task_since is None:
             return None
         return max(now - self.task_since, dt.timedelta(0))
+
+
+def abi_order(abi):
+    """
+    A sort key for an ABI tag that puts Python versions in their natural
+    order: ``cp39`` < ``cp310`` < ``cp311``; anything else sorts as text.
+    """
+    prefix = abi.rstrip("0123456789")
+    digits = abi[len(prefix):]
+    if prefix.isalpha() and len(digits) >= 2:
+        return (prefix, int(digits[0]), int(digits[1:]), abi)
+    return (abi, 0, 0, abi)
 
 
 def _describe(event):
