@@ -5,6 +5,7 @@ plays the terminal, and the test reads the screen as a user would.
 
 import os
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -127,6 +128,11 @@ class Terminal:
                 raise AssertionError(f"the program did not exit:\n{self.text}")
             self.pump(0.05)
         self.pump(0.01)
+        try:
+            # the terminal's modes as the program left them
+            self.final_modes = termios.tcgetattr(self.child.child_fd)
+        except termios.error:
+            self.final_modes = None
         self.child.close()
         if self.child.signalstatus is not None:
             return -self.child.signalstatus
@@ -137,6 +143,14 @@ class Terminal:
         if self.child.isalive():
             self.child.terminate(force=True)
         self.child.close()
+
+    final_modes = None
+
+    @property
+    def echo_on(self):
+        """After exit: whether the terminal echoes typed keys again."""
+        return bool(self.final_modes and
+                    self.final_modes[3] & termios.ECHO)
 
     def restored(self):
         """
