@@ -519,6 +519,10 @@ def _short(text, limit=24):
     return repr(_printable(str(text)[:limit]))
 
 
+# cbor2 5's marker for a "break" code outside an indefinite container
+_BREAK_MARKER = getattr(cbor2, "break_marker", object())
+
+
 def _loads(frame):
     """
     Decode *frame*, which must hold exactly one CBOR item: bytes left over
@@ -536,6 +540,9 @@ def _loads(frame):
         if "depth" in reason:
             raise ProtocolError("nesting too deep") from None
         raise ProtocolError(f"invalid CBOR: {reason[:60]}") from None
+    if msg is _BREAK_MARKER:
+        # cbor2 5 returns a stray "break" code as a value; 6 raises
+        raise ProtocolError("invalid CBOR: unexpected break code")
     # cbor2 6 leaves the stream just past the item even though it reads
     # ahead; should a version not, this check lets trailing bytes through
     # but never rejects a valid frame

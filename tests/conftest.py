@@ -7,7 +7,7 @@ def pytest_configure(config):
     if not FIXTURES.is_dir():
         raise pytest.UsageError(
             f"the recorded fixtures are missing: {FIXTURES} "
-            "(set PIW_SHARED to the shared folder)")
+            "(set PIW_SHARED to the shared folder, or restore tests/fixtures)")
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ from pathlib import Path
 #: The shared folder beside the checkout (fixtures, protocol description).
 SHARED = Path(os.environ.get(
     "PIW_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+#: The frames recorded from a real piwheels master: read from the shared
+#: folder when it is there, else from the unchanged copy kept in tests/.
 FIXTURES = SHARED / "fixtures" / "piwheels-master"
+if not FIXTURES.is_dir():
+    FIXTURES = Path(__file__).resolve().parent / "fixtures" / "piwheels-master"
 
 #: When the recorder of the fixtures started (its "t" values count from here).
 RECORDING_START = dt.datetime(

@@ -107,7 +107,7 @@ def test_every_binding_names_a_real_command():
 
 
 def test_every_button_names_a_real_command_and_has_its_hotkey():
-    for before, hot, after, command in BUTTONS:
+    for _before, hot, _after, command in BUTTONS:
         assert command in commands.COMMANDS
         binding = keys.lookup(hot.lower(), "global")
         assert binding is not None and binding.command == command
