@@ -15,11 +15,12 @@ setup(
     long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     license="BSD-3-Clause",
+    author="The piw-monitor developers",
     packages=find_packages(include=["piw_monitor", "piw_monitor.*"]),
     python_requires=">=3.11",
     install_requires=[
         "pyzmq>=24",
-        "urwid>=2.6",
+        "urwid>=5.0",
         "configargparse>=1.5",
         "cbor2>=5.4,<7",
     ],
@@ -40,9 +41,14 @@ setup(
         ],
     },
     classifiers=[
+        "Development Status :: 3 - Alpha",
         "Environment :: Console :: Curses",
+        "Intended Audience :: System Administrators",
         "License :: OSI Approved :: BSD License",
+        "Operating System :: POSIX :: Linux",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
         "Topic :: System :: Monitoring",
     ],
 )

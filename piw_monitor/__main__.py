@@ -1,0 +1,7 @@
+"""Run piw-monitor with ``python -m piw_monitor``."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

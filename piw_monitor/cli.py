@@ -1,0 +1,389 @@
+"""
+The command line and the configuration files of :program:`piw-monitor`.
+
+The options are those of the original piwheels monitor (``-c FILE``,
+``--status-queue ADDR``, ``--control-queue ADDR``) plus ``--demo``.
+
+Configuration files are read the way the rest of the piwheels suite reads
+them (its ``terminal.configure_parser`` uses configargparse with the same
+three default files and its default file syntax), so one
+``piwheels.conf`` serves the master and its monitors:
+
+* the files in :data:`CONFIG_FILES` are read in order when they exist, then
+  the file named by ``-c FILE``; a later file beats an earlier one, and the
+  command line beats every file; a file of the list that the user has no
+  permission to read is skipped (it is typically the master's own, holding
+  its database password), any other failure to read a file is an error;
+* a file holds ``key = value`` lines (``key: value`` and ``key value`` work
+  too); ``#`` and ``;`` start comments; ``[section]`` headers are accepted
+  and *ignored*, exactly as piwheels ignores them, so a key counts wherever
+  it appears;
+* the keys piw-monitor reads are listed in :data:`FILE_KEYS`
+  (``status-queue`` and ``control-queue``); every other key, meant for
+  another piwheels tool (``dsn``, ``output-path``, ``pypi-xmlrpc``, ...),
+  is ignored silently.
+
+Every mistake (an unknown option, a missing, unreadable or malformed
+configuration file, an address that is not a valid 0MQ address) ends the
+program with exit status 2 and one line on standard error, such as::
+
+    piw-monitor: error: argument --status-queue: invalid status queue
+    address 'tcp://master': no port (expected tcp://HOST:PORT)
+
+(shown here on two lines, but printed on one).
+"""
+
+import argparse
+import io
+import ipaddress
+import os
+import re
+import sys
+
+import configargparse
+
+from . import __version__
+
+__all__ = [
+    "CONFIG_FILES", "FILE_KEYS", "DEFAULT_STATUS_QUEUE",
+    "DEFAULT_CONTROL_QUEUE", "DESCRIPTION", "check_address", "make_parser",
+    "parse_args",
+]
+
+#: The configuration files read, in this order, when they exist (the same
+#: list as the rest of the piwheels suite). A later file beats an earlier one;
+#: a file given with ``-c`` is read last and beats them all.
+CONFIG_FILES = [
+    "/etc/piwheels.conf",
+    "/usr/local/etc/piwheels.conf",
+    "~/.config/piwheels/piwheels.conf",
+]
+
+#: The options that a configuration file may set, by key. Any other key in a
+#: file is ignored, so that one file can serve every piwheels tool (and so
+#: that a key such as ``help`` or ``version`` in it cannot act as an option).
+FILE_KEYS = ("status-queue", "control-queue")
+
+#: The piwheels master's default status queue.
+DEFAULT_STATUS_QUEUE = "ipc:///tmp/piw-status"
+
+#: The piwheels master's default control queue.
+DEFAULT_CONTROL_QUEUE = "ipc:///tmp/piw-control"
+
+#: The text ``--help`` shows above the options.
+DESCRIPTION = (
+    "The piw-monitor application is used to monitor (and optionally "
+    "control) the piw-master script. Upon startup it will request the status "
+    "of all build slaves currently known to the master, and will then "
+    "continually update its display as the slaves progress through builds. "
+    "The controls at the bottom of the display allow the administrator to "
+    "pause or resume the master script, kill build slaves that are having "
+    "issues (e.g. excessive resource consumption from a huge build) or "
+    "terminate the master itself.")
+
+# The longest path an ipc:// address may hold: a Unix socket's sun_path is
+# 108 bytes including the terminating NUL, and libzmq refuses longer paths.
+_MAX_IPC_PATH = 107
+
+# A host name: dot-separated labels of letters, digits, hyphens (and, as
+# resolvers accept them, underscores), none starting or ending with a hyphen.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
+
+_TRANSPORTS = "ipc://, tcp:// or inproc://"
+
+
+def _shown(value, limit=80):
+    """
+    *value* quoted for an error message: control characters, surrogates and
+    other unprintable characters escaped, and cut at *limit* characters.
+    """
+    if len(value) > limit:
+        value = value[:limit] + "..."
+    return "'" + "".join(
+        c if c.isprintable() else repr(c)[1:-1] for c in value) + "'"
+
+
+def _one_line(text):
+    """*text* made safe to print as a single line of a terminal."""
+    return "".join(
+        c if c.isprintable() else (" " if c in "\n\r\t" else repr(c)[1:-1])
+        for c in text)
+
+
+def _check_host(host, connect):
+    """The reason *host* (of a tcp:// address) is not valid, or None."""
+    if host == "*":
+        if connect:
+            return ("'*' (every interface) is for binding; a monitor connects "
+                    "to a host, as in tcp://localhost:5555")
+        return None
+    if host.startswith("["):
+        if not host.endswith("]"):
+            return "an IPv6 address needs a closing ']'"
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{_shown(host[1:-1])} is not an IPv6 address"
+        return None
+    if ":" in host:
+        return "put an IPv6 address in brackets, as in tcp://[::1]:5555"
+    if not host:
+        return "no host (expected tcp://HOST:PORT)"
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f"{_shown(host)} is not an IPv4 address"
+        return None
+    if len(host) > 253:
+        return "the host name is longer than 253 characters"
+    labels = host[:-1] if host.endswith(".") else host  # a rooted name
+    if not all(_LABEL.match(label) for label in labels.split(".")):
+        return f"{_shown(host)} is not a valid host name"
+    return None
+
+
+def _address_problem(value, connect):
+    """The reason *value* is not a valid 0MQ address, or None."""
+    if not isinstance(value, str):
+        return "not a string"
+    if not value:
+        return "it is empty"
+    if value != value.strip():
+        return "it has white space at the start or the end"
+    if not all(c.isprintable() for c in value):
+        return "it contains control or unprintable characters"
+    transport, sep, endpoint = value.partition("://")
+    if not sep:
+        return f"expected TRANSPORT://ENDPOINT with a transport of {_TRANSPORTS}"
+    if transport == "ipc":
+        if not endpoint:
+            return "no path (expected ipc://PATH, e.g. ipc:///tmp/piw-status)"
+        if len(endpoint.encode("utf-8", "surrogateescape")) > _MAX_IPC_PATH:
+            return (f"the path is longer than the {_MAX_IPC_PATH} bytes a "
+                    "Unix socket allows")
+        return None
+    if transport == "tcp":
+        if not endpoint:
+            return "no host and port (expected tcp://HOST:PORT)"
+        if ";" in endpoint:
+            return "a source address (SOURCE;HOST:PORT) is not supported"
+        if endpoint.startswith("["):
+            end = endpoint.find("]")
+            if end < 0:
+                return "an IPv6 address needs a closing ']'"
+            host, rest = endpoint[:end + 1], endpoint[end + 1:]
+            if not rest.startswith(":"):
+                return "no port (expected tcp://[IPV6]:PORT)"
+            port = rest[1:]
+        else:
+            host, sep, port = endpoint.rpartition(":")
+            if not sep:
+                return "no port (expected tcp://HOST:PORT)"
+        if not port:
+            return "no port (expected tcp://HOST:PORT)"
+        if not (port.isascii() and port.isdigit()):
+            return f"the port {_shown(port)} is not a number"
+        if not 1 <= int(port) <= 65535:
+            return f"the port {int(port)} is not between 1 and 65535"
+        return _check_host(host, connect)
+    if transport == "inproc":
+        if not endpoint:
+            return "no name (expected inproc://NAME)"
+        return None
+    return f"unsupported transport {_shown(transport)} (use {_TRANSPORTS})"
+
+
+def check_address(value, what="queue", *, connect=False):
+    """
+    Check that *value* is a 0MQ address piw-monitor can use and return it.
+
+    Accepted are ``ipc://PATH`` (a path of at most 107 bytes; ``@name`` is a
+    Linux abstract socket), ``tcp://HOST:PORT`` (a host name, an IPv4
+    address, an IPv6 address in brackets or ``*``, and a port from 1 to
+    65535) and ``inproc://NAME``. With *connect* true the address must be
+    one a socket can connect to, so the host ``*`` (every interface, which
+    only a binding socket understands) is refused. The check is syntactic
+    only: nothing is resolved or connected.
+
+    Raises :exc:`ValueError` naming *what* (for example ``"status queue"``)
+    and the reason otherwise.
+    """
+    problem = _address_problem(value, connect)
+    if problem is not None:
+        shown = _shown(value) if isinstance(value, str) else repr(value)
+        raise ValueError(f"invalid {what} address {shown}: {problem}")
+    return value
+
+
+def _address_type(what):
+    """An argparse ``type=`` callable that checks a *what* address."""
+    def convert(value):
+        try:
+            return check_address(value, what, connect=True)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = what.replace(" ", "_") + "_address"
+    return convert
+
+
+class _FileParser(configargparse.DefaultConfigFileParser):
+    """
+    The piwheels configuration file syntax (configargparse's default), with
+    error messages that give the file and the 1-based line number.
+    """
+
+    def parse(self, stream):
+        """Parse *stream*; a line that makes no sense raises with its place."""
+        name = getattr(stream, "name", "configuration file")
+        items = {}
+        for number, line in enumerate(stream, start=1):
+            try:
+                items.update(super().parse([line]))
+            except configargparse.ConfigFileParserException:
+                raise configargparse.ConfigFileParserException(
+                    f"{name}, line {number}: cannot understand "
+                    f"{_shown(line.strip())} (expected 'key = value')"
+                ) from None
+        return items
+
+
+class _Parser(configargparse.ArgumentParser):
+    """
+    The configargparse parser with piw-monitor's habits: only the keys in
+    :data:`FILE_KEYS` are read from files, configuration files must be UTF-8
+    text, and every error is one line on stderr and exit status 2.
+    """
+
+    def __init__(self, **kwargs):
+        self._default_paths = {
+            os.path.expanduser(path)
+            for path in kwargs.get("default_config_files", ())}
+        super().__init__(
+            config_file_open_func=self._open_config,
+            config_file_parser_class=_FileParser,
+            ignore_unknown_config_file_keys=True,
+            add_config_file_help=False,
+            add_env_var_help=False,
+            **kwargs)
+
+    def get_possible_config_keys(self, action):
+        """Only the options in :data:`FILE_KEYS` may be set from a file."""
+        return [
+            key for key in super().get_possible_config_keys(action)
+            if key.lstrip(self.prefix_chars) in FILE_KEYS]
+
+    def _open_config(self, path):
+        """
+        Read the configuration file *path* as UTF-8 text; any failure is a
+        clear error (exit status 2), except that a default file the user is
+        not permitted to read (a master's file holding its database password,
+        say) is skipped: there would be no way around it otherwise.
+        """
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except PermissionError as exc:
+            if path in self._default_paths:
+                data = b""
+            else:
+                self.error(f"cannot read configuration file {_shown(path, 1024)}: "
+                           f"{exc.strerror or exc}")
+        except IsADirectoryError:
+            self.error(f"cannot read configuration file {_shown(path, 1024)}: "
+                       "it is a directory")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.error(f"cannot read configuration file {_shown(path, 1024)}: "
+                       f"{reason}")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.error(f"configuration file {_shown(path, 1024)} is not UTF-8 text "
+                       f"(byte {exc.start + 1} is not valid)")
+        stream = io.StringIO(text)
+        stream.name = path
+        return stream
+
+    def _source_file(self, option):
+        """
+        The configuration file the value of *option* (``--status-queue``)
+        came from in the last parse, or None when it did not come from one.
+        """
+        key = option.lstrip(self.prefix_chars)
+        getter = getattr(self, "get_source_to_settings_dict", None)
+        if getter is not None:
+            sources = getter()
+        else:  # ConfigArgParse before 1.7 has no public accessor
+            sources = getattr(self, "_source_to_settings", None) or {}
+        for source, settings in sources.items():
+            if source.startswith("config_file") and key in settings:
+                return source.partition("|")[2] or "a configuration file"
+        return None
+
+    def error(self, message):
+        """Print one line, ``piw-monitor: error: ...``, and exit with 2."""
+        message = str(message)  # ConfigArgParse 1.5 passes an exception
+        match = re.match(r"argument (--[\w-]+)(?:/[^:]*)?: (.*)", message,
+                         re.S)
+        if match:
+            path = self._source_file(match.group(1))
+            if path is not None:
+                message = (f"{path}: {match.group(1).lstrip('-')}: "
+                           f"{match.group(2)}")
+        sys.stderr.write(f"{self.prog}: error: {_one_line(message)}\n")
+        sys.stderr.flush()
+        raise SystemExit(2)
+
+
+def make_parser(prog="piw-monitor"):
+    """
+    Return the argument parser of piw-monitor: the original monitor's
+    options (``-h``, ``--version``, ``-c FILE``, ``--status-queue ADDR``,
+    ``--control-queue ADDR``) and ``--demo``, reading the configuration files
+    in :data:`CONFIG_FILES`.
+    """
+    parser = _Parser(
+        prog=prog,
+        description=DESCRIPTION,
+        default_config_files=list(CONFIG_FILES))
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-c", "--configuration", metavar="FILE", default=None,
+        is_config_file=True, help="Specify a configuration file to load")
+    parser.add_argument(
+        "--status-queue", metavar="ADDR", default=DEFAULT_STATUS_QUEUE,
+        type=_address_type("status queue"),
+        help="The address of the queue used to report status to monitors "
+        "(default: %(default)s)")
+    parser.add_argument(
+        "--control-queue", metavar="ADDR", default=DEFAULT_CONTROL_QUEUE,
+        type=_address_type("control queue"),
+        help="The address of the queue a monitor can use to control the "
+        "master (default: %(default)s)")
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="Run a simulated build farm (the demo master) in-process on "
+        "private addresses and monitor it; no real master is needed")
+    return parser
+
+
+def parse_args(argv=None):
+    """
+    Parse the command line *argv* (``sys.argv[1:]`` when None) together with
+    the configuration files, and return the :class:`argparse.Namespace`
+    (``status_queue``, ``control_queue``, ``demo``, ``configuration``).
+
+    ``--help`` and ``--version`` print and exit with status 0. Any mistake
+    prints one line, ``piw-monitor: error: ...``, on stderr and raises
+    ``SystemExit(2)``.
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = make_parser()
+    try:
+        return parser.parse_args(list(argv))
+    except configargparse.ConfigFileParserException as exc:
+        parser.error(str(exc))
+
