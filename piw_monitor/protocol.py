@@ -715,7 +715,10 @@ def kill(slave_id=None):
 
 
 def skip(slave_id=None):
-    """Abandon a slave's current build (or every slave's, with None)."""
+    """
+    Abandon a slave's current build at its next contact. With None (all
+    slaves) today's master accepts it and changes nothing.
+    """
     return encode_control("SKIP", slave_id)
 
 
