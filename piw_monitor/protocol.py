@@ -267,9 +267,12 @@ class LinkDown(LinkEvent):
 
 @dataclass(frozen=True, slots=True)
 class CommandSent(LinkEvent):
-    """The monitor handed a control message to the master."""
+    """
+    The monitor handed a control message to the master. *data* is a slave
+    id, None (all slaves), or NO_DATA for a message without data.
+    """
     message: str
-    data: object = None
+    data: object = NO_DATA
 
 
 @dataclass(frozen=True, slots=True)

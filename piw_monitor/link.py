@@ -1,0 +1,493 @@
+"""
+The master link: the monitor's two 0MQ sockets and what happens on them.
+
+A :class:`MasterLink` subscribes to the master's *status queue* (SUB) and
+pushes commands to its *control queue* (PUSH). It is driven from outside: the
+caller watches :meth:`MasterLink.fds` in its own select loop, calls
+:meth:`MasterLink.drain` whenever one of them is readable, and
+:meth:`MasterLink.tick` about once a second. Everything the link has to say
+comes back from :meth:`~MasterLink.drain` as :mod:`~piw_monitor.protocol`
+events, in the order it happened: decoded status frames, :class:`BadFrame`
+for frames that are not valid, :class:`LinkUp` / :class:`LinkDown` for the
+connection and :class:`CommandSent` for a command handed to the master.
+
+The 0MQ file descriptors are edge-triggered: a wake-up may mean nothing, and
+frames already queued raise no new edge. :meth:`~MasterLink.drain` therefore
+reads until nothing is left (or until its *limit*, in which case
+:attr:`~MasterLink.pending` is true and the caller must call it again without
+waiting for a wake-up), and reads ``zmq.EVENTS`` on every socket before it
+returns so that no descriptor stays readable for nothing.
+
+The connection is judged with socket monitors: the link is up when the status
+queue's handshake has succeeded and (unless read-only) the control queue's
+too. Each time it comes up the link sends ``HELLO`` so that the master replays
+everything it knows, and sends it again (a few times) if the master's own
+``HELLO`` does not follow, since a subscription may not yet have been live at
+the master when the first one arrived. A connection that 0MQ dropped without
+reconnecting by itself (a frame over the size limit does that) is
+disconnected and connected again.
+
+This module imports 0MQ and the protocol, never urwid nor the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from . import protocol
+
+__all__ = ["MasterLink", "LinkError", "NotSent"]
+
+#: Frames the status socket may hold before 0MQ stops reading from the master
+#: (a replay from a large farm is hundreds of thousands of frames; the master's
+#: PUB drops what does not fit).
+RCVHWM = 1_000_000
+
+#: ZMTP heartbeats on both sockets, in milliseconds: a master that hangs
+#: (SIGSTOP) is noticed as a disconnection after the timeout.
+HEARTBEAT_IVL = 2000
+HEARTBEAT_TIMEOUT = 6000
+
+#: How long to wait for the master's HELLO after sending ours before sending
+#: it again, and how many times to send it again at most.
+HELLO_RETRY = dt.timedelta(seconds=2)
+HELLO_RETRIES = 5
+
+#: How long after a disconnection without any sign of 0MQ reconnecting by
+#: itself the link reconnects the socket (0MQ announces its own retry at once).
+RECOVER_DELAY = dt.timedelta(seconds=0.5)
+
+#: Why :meth:`MasterLink.send` sent nothing (:class:`NotSent`).
+NOT_CONNECTED = "not connected to the master: nothing was sent"
+READ_ONLY = "read-only mode: nothing was sent"
+
+_MONITOR_EVENTS = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_CONNECT_RETRIED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+
+class LinkError(Exception):
+    """
+    The link cannot be opened; the message is one clear line, e.g.
+    ``invalid status queue address "foo": Invalid argument``.
+    """
+
+
+class NotSent(Exception):
+    """
+    A control message was not sent. ``args[0]`` says why in a few words fit
+    for the status line, e.g. ``not connected to the master: nothing was
+    sent``.
+    """
+
+
+def _utc_now():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _printable(text, limit=200):
+    """*text* with control characters replaced, cut to *limit* characters."""
+    text = str(text)
+    short = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return short + ("..." if len(text) > limit else "")
+
+
+class _Queue:
+    """One of the two queues: its socket, monitor socket and connection state."""
+
+    def __init__(self, name, address, sock):
+        self.name = name
+        self.address = address
+        self.sock = sock
+        self.monitor = None
+        #: the handshake succeeded and no disconnection followed
+        self.up = False
+        #: when the connection went away, while 0MQ has not said it retries
+        self.lost_at = None
+
+    def connect(self):
+        self.sock.connect(self.address)
+
+    def reconnect(self):
+        """Forget the endpoint and connect afresh (0MQ gave up on it)."""
+        try:
+            self.sock.disconnect(self.address)
+        except zmq.ZMQError:
+            pass
+        self.sock.connect(self.address)
+
+    def close(self):
+        if self.monitor is not None:
+            try:
+                self.sock.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self.monitor.close(linger=0)
+            self.monitor = None
+        self.sock.close(linger=0)
+
+
+class MasterLink:
+    """
+    The link to a piwheels master: a SUB socket on *status_queue* and a PUSH
+    socket on *control_queue* (none when *read_only*).
+
+    *context* is the 0MQ context to use (by default the link makes its own
+    and destroys it on :meth:`close`). Status frames larger than *max_frame*
+    bytes make 0MQ drop the connection (the link then reconnects by itself).
+    *clock* returns the current time as an aware UTC datetime; it stamps
+    decoding (timestamps far in the future are refused) and the link's timers.
+    :meth:`tick` should be given the time from the same clock.
+
+    Nothing happens before :meth:`open`. The link is also a context manager
+    that closes it on exit.
+    """
+
+    def __init__(self, status_queue, control_queue, *, context=None,
+                 read_only=False, max_frame=protocol.MAX_FRAME_SIZE,
+                 clock=None):
+        #: the status queue's address (the master's PUB)
+        self.status_queue = status_queue
+        #: the control queue's address (the master's PULL)
+        self.control_queue = control_queue
+        #: true when the link has no control socket and sends nothing
+        self.read_only = read_only
+        #: the size limit of a status frame, in bytes
+        self.max_frame = max_frame
+        #: how many messages arrived on the status queue, valid or not
+        self.frames_received = 0
+        self._clock = clock or _utc_now
+        self._given_context = context
+        self._context = None
+        self._sub = None
+        self._push = None
+        self._opened = False
+        self._closed = False
+        self._up = False
+        self._more = False
+        self._queued = []
+        # HELLO: waiting to be sent; when it was last sent, until the
+        # master answers (None: not waiting for an answer); times sent
+        self._hello_due = False
+        self._hello_at = None
+        self._hello_sends = 0
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------ opening
+
+    def open(self):
+        """
+        Create the sockets and connect them to the master's queues (which
+        need not be there yet: 0MQ connects when they appear). Raises
+        :class:`LinkError` for an address 0MQ cannot use; nothing is left open
+        then. Opening an open link does nothing.
+        """
+        if self._closed:
+            raise LinkError("the master link is closed")
+        if self._opened:
+            return
+        self._context = self._given_context or zmq.Context()
+        try:
+            self._sub = self._make_queue(
+                "status queue", self.status_queue, zmq.SUB, {
+                    zmq.RCVHWM: RCVHWM,
+                    zmq.MAXMSGSIZE: self.max_frame,
+                    zmq.SUBSCRIBE: b"",
+                })
+            self._connect(self._sub)
+            if not self.read_only:
+                self._push = self._make_queue(
+                    "control queue", self.control_queue, zmq.PUSH, {
+                        zmq.IMMEDIATE: 1,
+                    })
+                self._connect(self._push)
+        except BaseException:
+            self._release()
+            raise
+        self._opened = True
+
+    def _make_queue(self, name, address, kind, options):
+        sock = self._context.socket(kind)
+        queue = _Queue(name, address, sock)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT)
+            for option, value in options.items():
+                sock.setsockopt(option, value)
+            queue.monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+        except BaseException:
+            queue.close()
+            raise
+        return queue
+
+    @staticmethod
+    def _connect(queue):
+        try:
+            queue.connect()
+        except zmq.ZMQError as exc:
+            raise LinkError(
+                f'invalid {queue.name} address "{_printable(queue.address)}": '
+                f"{zmq.strerror(exc.errno)}") from None
+        except (TypeError, ValueError) as exc:
+            raise LinkError(
+                f'invalid {queue.name} address "{_printable(queue.address)}": '
+                f"{_printable(exc, 80)}") from None
+
+    # ------------------------------------------------------------ queries
+
+    def _queues(self):
+        return [q for q in (self._sub, self._push) if q is not None]
+
+    def fds(self):
+        """
+        The file descriptors an external select loop must watch (for
+        reading): the status socket's, the control socket's and their
+        monitors'. They are edge-triggered: call :meth:`drain` once right
+        after watching them, then whenever any is readable. Empty before
+        :meth:`open` and after :meth:`close`.
+        """
+        if not self._opened or self._closed:
+            return []
+        result = []
+        for queue in self._queues():
+            result.append(queue.sock.getsockopt(zmq.FD))
+            result.append(queue.monitor.getsockopt(zmq.FD))
+        return result
+
+    @property
+    def connected(self):
+        """True between a :class:`LinkUp` and the next :class:`LinkDown`."""
+        return self._up
+
+    @property
+    def pending(self):
+        """
+        True when events are waiting that no file descriptor will announce:
+        :meth:`drain` stopped at its limit with frames left, or
+        :meth:`send` queued a :class:`CommandSent`. Call :meth:`drain` again
+        soon (without waiting for a wake-up).
+        """
+        return self._more or bool(self._queued)
+
+    # ------------------------------------------------------------ receiving
+
+    def drain(self, limit=None):
+        """
+        Read everything that is waiting, without blocking, and return it as
+        a list of events in arrival order. At most *limit* status frames are
+        read (None: no limit); when the limit stops it with frames left,
+        :attr:`pending` is true. Never raises for anything the network does.
+        """
+        events, self._queued = self._queued, []
+        self._more = False
+        if not self._opened or self._closed:
+            return events
+        count = 0
+        while True:
+            now = self._clock()
+            # frames first: those already queued arrived before any
+            # disconnection the monitors may be reporting
+            while limit is None or count < limit:
+                try:
+                    parts = self._sub.sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.ZMQError:  # zmq.Again: nothing left
+                    break
+                count += 1
+                events.append(self._decode(parts, now))
+            self._read_monitors(events)
+            if self._hello_due:
+                self._send_hello()
+            readable = self._readable()
+            if limit is not None and count >= limit:
+                self._more = readable
+                return events
+            if not readable:
+                return events
+
+    def _decode(self, parts, now):
+        self.frames_received += 1
+        if len(parts) != 1:
+            return protocol.BadFrame(
+                "multipart message", sum(len(p) for p in parts))
+        event = protocol.decode_status(
+            parts[0], now=now, max_size=self.max_frame)
+        if isinstance(event, protocol.MasterHello):
+            # the master's answer to a HELLO (ours or another monitor's): our
+            # subscription is live, and the replay follows
+            self._hello_at = None
+        return event
+
+    def _readable(self):
+        """
+        Read ``zmq.EVENTS`` on every socket (which resets their file
+        descriptors) and say whether any but the control socket has
+        something to read.
+        """
+        readable = False
+        for queue in self._queues():
+            for sock in (queue.sock, queue.monitor):
+                try:
+                    flags = sock.getsockopt(zmq.EVENTS)
+                except zmq.ZMQError:
+                    continue
+                if flags & zmq.POLLIN and not (
+                        queue is self._push and sock is queue.sock):
+                    readable = True
+        return readable
+
+    def _read_monitors(self, events):
+        for queue in self._queues():
+            while True:
+                try:
+                    msg = recv_monitor_message(queue.monitor, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                except (zmq.ZMQError, ValueError, TypeError):
+                    break
+                self._monitor_event(queue, msg.get("event"), events)
+
+    def _monitor_event(self, queue, event, events):
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            queue.up = True
+            queue.lost_at = None
+            if not self._up and self._sub.up and (
+                    self._push is None or self._push.up):
+                self._up = True
+                events.append(protocol.LinkUp())
+                if self._push is not None:
+                    self._hello_due = True
+                    self._hello_sends = 0
+        elif event == zmq.EVENT_CONNECT_RETRIED:
+            # 0MQ reconnects by itself
+            queue.lost_at = None
+        elif event == zmq.EVENT_DISCONNECTED or (event or 0) & _HANDSHAKE_FAILED:
+            was_up = queue.up
+            queue.up = False
+            queue.lost_at = self._clock()
+            if self._up and was_up:
+                self._up = False
+                self._hello_due = False
+                self._hello_at = None
+                events.append(protocol.LinkDown(f"{queue.name} disconnected"))
+
+    # ------------------------------------------------------------ sending
+
+    def _send_hello(self):
+        try:
+            self._push.sock.send(protocol.hello(), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            # the control pipe is not attached yet: its descriptor wakes the
+            # loop when it is, and tick() tries again meanwhile
+            return
+        self._hello_due = False
+        self._hello_at = self._clock()
+        self._hello_sends += 1
+
+    def send(self, message, data=protocol.NO_DATA):
+        """
+        Hand the control *message* (with *data*: a slave id, None for all,
+        or nothing) to the master now, or raise :class:`NotSent`: nothing is
+        ever queued for later, and nothing is sent while the link is not
+        :attr:`connected`. On success the next :meth:`drain` returns a
+        :class:`CommandSent` (and :attr:`pending` is true until then). An
+        unknown message or wrong data raises ValueError.
+        """
+        if self.read_only:
+            raise NotSent(READ_ONLY)
+        frame = protocol.encode_control(message, data)
+        if not self._up:
+            # the control socket may still hold a pipe to a master that is
+            # going away: what went into it would be lost
+            raise NotSent(NOT_CONNECTED)
+        try:
+            self._push.sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            raise NotSent(NOT_CONNECTED) from None
+        except zmq.ZMQError as exc:
+            raise NotSent(
+                f"{zmq.strerror(exc.errno)}: nothing was sent") from None
+        finally:
+            # only the control socket's: reading the status socket's EVENTS
+            # here could swallow the edge that announces waiting frames
+            try:
+                self._push.sock.getsockopt(zmq.EVENTS)
+            except zmq.ZMQError:
+                pass
+        self._queued.append(protocol.CommandSent(message, data))
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now):
+        """
+        Let time pass (call about once a second with the link's clock's
+        *now*): send HELLO again while the master has not answered, and
+        reconnect a socket that 0MQ gave up on. Reconnecting can hide the
+        edge of frames already waiting: call :meth:`drain` afterwards when
+        :attr:`pending` is true.
+        """
+        if not self._opened or self._closed:
+            return
+        if self._hello_due:
+            self._send_hello()
+        if (self._up and self._hello_at is not None
+                and now - self._hello_at >= HELLO_RETRY):
+            if self._hello_sends <= HELLO_RETRIES:
+                self._send_hello()
+            else:
+                self._hello_at = None
+        for queue in self._queues():
+            if (not queue.up and queue.lost_at is not None
+                    and now - queue.lost_at >= RECOVER_DELAY):
+                queue.lost_at = None
+                try:
+                    queue.reconnect()
+                except zmq.ZMQError:
+                    queue.lost_at = now
+                self._more = self._more or self._readable()
+
+    # ------------------------------------------------------------ closing
+
+    def close(self):
+        """
+        Close the sockets at once, dropping anything unsent (LINGER 0), and
+        the context if the link made it. Never hangs; closing twice is fine.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._up = False
+        self._more = False
+        self._queued = []
+        self._release()
+
+    def _release(self):
+        for queue in self._queues():
+            try:
+                queue.close()
+            except zmq.ZMQError:
+                pass
+        self._sub = self._push = None
+        if self._context is not None and self._given_context is None:
+            self._context.destroy(linger=0)
+        self._context = None

@@ -1,0 +1,532 @@
+"""
+The master link over real 0MQ ipc sockets, against a fake master made of
+plain sockets (an XPUB, so the test can see when a subscription is live, and
+a PULL), bound in a temporary directory.
+
+The link is driven as the UI drives it: wake on ``select()`` of its file
+descriptors, then drain. A ``select`` that times out while something is
+still expected counts as a stall: with edge-triggered descriptors that is
+how stranded frames show.
+"""
+
+import datetime as dt
+import select
+import threading
+import time
+
+import pytest
+import zmq
+
+from piw_monitor import protocol as p
+from piw_monitor.link import LinkError, MasterLink, NotSent
+
+from .helpers import wait_for
+
+pytestmark = pytest.mark.timeout(30)
+
+HELLO = p.hello()
+
+
+def now():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Clock:
+    """A clock for the link that moves only when told to."""
+
+    def __init__(self):
+        self.time = now()
+
+    def __call__(self):
+        return self.time
+
+    def advance(self, seconds):
+        self.time += dt.timedelta(seconds=seconds)
+        return self.time
+
+
+def numbered(n, start=0):
+    """*n* small valid status frames; the slave id numbers them."""
+    ts = now().replace(microsecond=0)
+    return [p.encode_status(p.SlaveSleep(i, ts, False))
+            for i in range(start, start + n)]
+
+
+def master_hello():
+    return p.encode_status(p.MasterHello(
+        now(), "fake", "Linux", "6.1", "unknown", "unknown"))
+
+
+def numbers(events):
+    return [e.slave_id for e in events if isinstance(e, p.SlaveSleep)]
+
+
+class FakeMaster:
+    """A master's two queues, bound: XPUB for status, PULL for control."""
+
+    def __init__(self, ctx, status, control, sndhwm=0):
+        self.ctx = ctx
+        self.status, self.control = status, control
+        self.sndhwm = sndhwm
+        self.pub = self.pull = None
+        self.bind()
+
+    def bind(self):
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.pub.linger = 0
+        # by default unlimited: a burst is not dropped by the master itself
+        self.pub.sndhwm = self.sndhwm
+        # every subscription, even one the PUB has already, is shown
+        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
+        self.pub.bind(self.status)
+        self.pull = self.ctx.socket(zmq.PULL)
+        self.pull.linger = 0
+        self.pull.bind(self.control)
+
+    def close(self):
+        for sock in (self.pub, self.pull):
+            if sock is not None:
+                sock.close(linger=0)
+        self.pub = self.pull = None
+
+    def recv(self, timeout=5.0):
+        """The next control frame, or an AssertionError after *timeout*."""
+        if not self.pull.poll(timeout * 1000):
+            raise AssertionError("the master received nothing")
+        return self.pull.recv(zmq.NOBLOCK)
+
+    def received(self):
+        """Control frames waiting, without waiting."""
+        frames = []
+        while self.pull.poll(0):
+            frames.append(self.pull.recv(zmq.NOBLOCK))
+        return frames
+
+    def wait_subscribed(self, timeout=5.0):
+        """Wait until a subscription is live at the PUB."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pub.poll(50) and self.pub.recv(zmq.NOBLOCK) == b"\x01":
+                return
+        raise AssertionError("no subscription reached the master")
+
+    def publish(self, frames):
+        for frame in frames:
+            if isinstance(frame, list):
+                self.pub.send_multipart(frame)
+            else:
+                self.pub.send(frame)
+
+    def publish_paced(self, frames, chunk=250):
+        """
+        Publish *frames* a chunk at a time, slowly enough for 0MQ to move
+        them on to the monitor's side, as long as the monitor accepts them.
+        (This paces a producer; it waits for nothing.)
+        """
+        for i in range(0, len(frames), chunk):
+            self.publish(frames[i:i + chunk])
+            time.sleep(0.002)
+
+
+class Driver:
+    """Runs a link the way the UI does, and records what it returns."""
+
+    def __init__(self, link):
+        self.link = link
+        self.events = []
+        self.stalls = 0
+        self.wakeups = 0
+        self.batches = []
+
+    def run(self, until, timeout=10.0, limit=None, tick=False,
+            select_timeout=1.0):
+        """
+        Wake on select() of the link's descriptors (or its pending flag)
+        and drain, until *until(self)* is true. With *tick*, call tick()
+        at every wake-up as the UI's timer would.
+        """
+        deadline = time.monotonic() + timeout
+        while not until(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out; {len(self.events)} events, "
+                    f"{self.stalls} select timeouts")
+            if not self.link.pending:
+                ready, _, _ = select.select(
+                    self.link.fds(), [], [], select_timeout)
+                if ready:
+                    self.wakeups += 1
+                else:
+                    self.stalls += 1
+            batch = self.link.drain(limit)
+            self.batches.append(batch)
+            self.events.extend(batch)
+            if tick:
+                self.link.tick(now())
+                if self.link.pending:
+                    continue
+        return self
+
+    def until_master_gets(self, master, timeout=5.0):
+        """Drive the link until the master has a control frame waiting."""
+        return self.run(lambda d: master.pull.poll(0), timeout=timeout,
+                        select_timeout=0.01)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def ctx():
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def master_ctx():
+    """The fake master's own context (its own I/O thread, as in real life)."""
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def master(master_ctx, ipc_addrs):
+    m = FakeMaster(master_ctx, *ipc_addrs)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def make_link(ctx, ipc_addrs):
+    links = []
+
+    def make(**kwargs):
+        kwargs.setdefault("context", ctx)
+        link = MasterLink(*ipc_addrs, **kwargs)
+        link.open()
+        links.append(link)
+        return link
+
+    yield make
+    for link in links:
+        link.close()
+
+
+def assert_terminates(ctx):
+    """Terminating *ctx* does not hang (no socket of it is left open)."""
+    thread = threading.Thread(target=ctx.term, daemon=True)
+    thread.start()
+    wait_for(lambda: not thread.is_alive(), timeout=5,
+             message="terminating the context hung")
+
+
+def up(driver):
+    return driver.link.connected
+
+
+def serve_replay(master, frames):
+    """In a thread: on HELLO, once subscribed, publish *frames* in a burst."""
+    def serve():
+        assert master.recv() == HELLO
+        master.wait_subscribed()
+        master.publish(frames)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+# ------------------------------------------------------------ bursts
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_burst_arrives_whole(master, make_link, limit):
+    frames = [master_hello()] + numbered(5000)
+    thread = serve_replay(master, frames)
+    link = make_link()
+    d = Driver(link).run(lambda d: len(numbers(d.events)) == 5000,
+                         limit=limit)
+    thread.join(5)
+    assert numbers(d.events) == list(range(5000))
+    assert d.stalls == 0, "frames were stranded until select timed out"
+    assert isinstance(d.events[0], p.LinkUp)
+    assert isinstance(d.events[1], p.MasterHello)
+    assert not d.of(p.BadFrame)
+    assert link.frames_received == 5001
+    if limit is not None:
+        assert max(len(b) for b in d.batches) <= limit + 1
+        assert len(d.batches) > 5000 // limit
+
+
+def wakeups(link, seconds=0.3):
+    """How often select() on the link's descriptors returns in *seconds*."""
+    count = 0
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select(link.fds(), [], [], left)[0]:
+            count += 1
+            link.drain()
+    return count
+
+
+def test_no_spinning(master, make_link):
+    # a descriptor left readable for nothing makes select() return at once,
+    # thousands of times in these 0.3 s
+    link = make_link()
+    Driver(link).run(up)
+    assert master.recv() == HELLO
+    link.send("WAKE", None)
+    assert wakeups(link) < 5
+    master.close()
+    Driver(link).run(lambda d: d.of(p.LinkDown))
+    # 0MQ retries every 100-200 ms, and the monitors say so
+    assert wakeups(link) < 20
+    master.bind()
+    Driver(link).run(up)
+    assert wakeups(link) < 5
+
+
+# ------------------------------------------------------------ HELLO
+
+def test_hello_as_soon_as_subscribed_then_big_replay(master_ctx, ipc_addrs,
+                                                    make_link):
+    # a master with 0MQ's default send queue (1000 frames per monitor)
+    master = FakeMaster(master_ctx, *ipc_addrs, sndhwm=1000)
+    link = make_link()
+    d = Driver(link).until_master_gets(master)
+    assert master.recv() == HELLO == b"\x65HELLO"
+    assert d.of(p.LinkUp) and link.connected
+    d.stalls = 0
+    master.wait_subscribed()
+    # the whole replay is published while the link reads nothing: it must
+    # all fit in the link's receive queue (with 0MQ's default of 1000, the
+    # master's queue fills and most of the replay is dropped)
+    master.publish_paced([master_hello()] + numbered(30_000))
+    d.run(lambda d: len(numbers(d.events)) == 30_000, limit=5000)
+    assert numbers(d.events) == list(range(30_000))
+    assert d.stalls == 0
+    assert mark(link, master) == [], "HELLO was sent again needlessly"
+    master.close()
+
+
+def mark(link, master):
+    """
+    What the master received before a marker command sent now (frames on
+    one connection arrive in order, so nothing sent earlier can follow it).
+    """
+    link.send("WAKE", 99)
+    frames = []
+    while (frame := master.recv()) != p.encode_control("WAKE", 99):
+        frames.append(frame)
+    return frames
+
+
+def test_hello_resent_until_the_master_answers(master, make_link):
+    clock = Clock()
+    link = make_link(clock=clock)
+    Driver(link).until_master_gets(master)
+    assert master.recv() == HELLO
+    link.tick(clock.advance(1))
+    assert mark(link, master) == []
+    link.tick(clock.advance(1))
+    assert mark(link, master) == [HELLO]
+    master.wait_subscribed()
+    master.publish([master_hello()])
+    Driver(link).run(lambda d: d.of(p.MasterHello))
+    link.tick(clock.advance(10))
+    assert mark(link, master) == []
+
+
+def test_hello_retries_are_bounded(master, make_link):
+    clock = Clock()
+    link = make_link(clock=clock)
+    Driver(link).until_master_gets(master)
+    for _ in range(20):
+        link.tick(clock.advance(3))
+    # the first HELLO and five more
+    assert mark(link, master) == [HELLO] * 6
+
+
+# ------------------------------------------------------------ sending
+
+def test_send_without_master_is_refused_not_queued(master_ctx, ipc_addrs,
+                                                   make_link):
+    link = make_link()
+    start = time.monotonic()
+    with pytest.raises(NotSent) as info:
+        link.send("KILL", 3)
+    assert time.monotonic() - start < 0.5
+    assert info.value.args[0] == "not connected to the master: nothing was sent"
+    assert link.drain() == []
+    master = FakeMaster(master_ctx, *ipc_addrs)
+    try:
+        Driver(link).until_master_gets(master)
+        link.send("WAKE", None)
+        assert link.pending
+        assert link.drain() == [p.CommandSent("WAKE", None)]
+        # a queued KILL would have reached the master before HELLO
+        assert master.recv() == HELLO
+        assert master.recv() == p.resume()
+        assert master.received() == []
+    finally:
+        master.close()
+
+
+def test_send_delivers_exact_bytes(master, make_link):
+    link = make_link()
+    Driver(link).run(up)
+    assert master.recv() == HELLO
+    link.send("KILL", 3)
+    link.send("QUIT")
+    assert link.drain() == [p.CommandSent("KILL", 3),
+                            p.CommandSent("QUIT", p.NO_DATA)]
+    assert master.recv() == bytes.fromhex("82644b494c4c03")
+    assert master.recv() == p.quit_master()
+
+
+# ------------------------------------------------------------ up and down
+
+def test_link_down_and_up_again(master, make_link):
+    link = make_link()
+    d = Driver(link).run(up)
+    assert master.recv() == HELLO
+    master.close()
+    d.run(lambda d: d.of(p.LinkDown))
+    assert not link.connected
+    with pytest.raises(NotSent):
+        link.send("QUIT")
+    master.bind()
+    d.run(lambda d: len(d.of(p.LinkUp)) == 2)
+    assert link.connected
+    assert master.recv() == HELLO
+    link_events = [e for e in d.events if isinstance(e, p.LinkEvent)]
+    assert [type(e) for e in link_events] == [p.LinkUp, p.LinkDown, p.LinkUp]
+    assert "disconnected" in d.of(p.LinkDown)[0].reason
+    master.wait_subscribed()
+    master.publish([master_hello()] + numbered(10))
+    d.run(lambda d: len(numbers(d.events)) == 10)
+
+
+def test_oversized_frame_reconnects(master, make_link):
+    link = make_link(max_frame=1000)
+    d = Driver(link).run(up)
+    assert master.recv() == HELLO
+    master.wait_subscribed()
+    master.publish(numbered(3) + [b"\x82" + b"x" * 2000] + numbered(3, 3))
+    # 0MQ drops the connection and does not reconnect by itself
+    d.run(lambda d: d.of(p.LinkDown), tick=True, select_timeout=0.1)
+    d.run(lambda d: master.pull.poll(0), tick=True, select_timeout=0.1)
+    assert master.recv() == HELLO
+    d.run(lambda d: len(d.of(p.LinkUp)) == 2, tick=True, select_timeout=0.1)
+    master.wait_subscribed()
+    master.publish([master_hello()] + numbered(5, 100))
+    d.run(lambda d: 104 in numbers(d.events), tick=True, select_timeout=0.1)
+    assert numbers(d.events) == [0, 1, 2, 100, 101, 102, 103, 104]
+    assert link.connected
+
+
+# ------------------------------------------------------------ addresses
+
+@pytest.mark.parametrize("address, reason", [
+    ("tcp://nohost", "Invalid argument"),
+    ("bogus://x", "Protocol not supported"),
+    ("", "Invalid argument"),
+])
+def test_bad_status_address(ctx, address, reason):
+    link = MasterLink(address, "ipc:///nonexistent/control", context=ctx)
+    with pytest.raises(LinkError) as info:
+        link.open()
+    message = str(info.value)
+    assert message == f'invalid status queue address "{address}": {reason}'
+    assert "\n" not in message
+    assert link.fds() == []
+
+
+def test_bad_control_address(ctx, ipc_addrs):
+    link = MasterLink(ipc_addrs[0], "bad\x1b[2J", context=ctx)
+    with pytest.raises(LinkError) as info:
+        link.open()
+    assert str(info.value) == (
+        'invalid control queue address "bad?[2J": Invalid argument')
+    # nothing was left open: the context terminates at once
+    assert_terminates(ctx)
+
+
+# ------------------------------------------------------------ closing
+
+def test_close_is_prompt_with_unsent_commands(master):
+    link = MasterLink(master.status, master.control)  # its own context
+    try:
+        link.open()
+        Driver(link).run(up)
+        # the master never reads: fill every queue on the way to it
+        with pytest.raises(NotSent) as info:
+            for _ in range(200_000):
+                link.send("SKIP", 1)
+        assert info.value.args[0] == (
+            "not connected to the master: nothing was sent")
+        start = time.monotonic()
+        link.close()
+        link.close()
+        assert time.monotonic() - start < 1
+    finally:
+        link.close()
+    assert link.fds() == []
+    assert link.drain() == []
+    assert not link.connected
+    with pytest.raises(NotSent):
+        link.send("QUIT")
+
+
+def test_close_leaves_a_given_context_free(ctx, master):
+    link = MasterLink(master.status, master.control, context=ctx)
+    link.open()
+    Driver(link).run(up)
+    link.close()
+    master.close()
+    assert_terminates(ctx)
+
+
+def test_read_only(master_ctx, ipc_addrs, make_link):
+    pub = master_ctx.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind(ipc_addrs[0])
+    try:
+        link = make_link(read_only=True)
+        assert len(link.fds()) == 2  # the status socket and its monitor
+        # up with no control queue at all, and no HELLO can go anywhere
+        d = Driver(link).run(up)
+        assert d.of(p.LinkUp)
+        with pytest.raises(NotSent) as info:
+            link.send("SLEEP", None)
+        assert "read-only" in info.value.args[0]
+        assert not link.pending
+        # frames flow all the same (published until the subscription is live)
+        frame = numbered(1)[0]
+        d.run(lambda d: pub.send(frame) or numbers(d.events),
+              select_timeout=0.05)
+    finally:
+        pub.close()
+
+
+# ------------------------------------------------------------ bad frames
+
+def test_bad_frames_then_good_ones(master, make_link):
+    link = make_link()
+    d = Driver(link).run(up)
+    assert master.recv() == HELLO
+    master.wait_subscribed()
+    master.publish([b"", b"\xff", [b"a", b"bc"], b"\x65HELLO"]
+                   + numbered(2))
+    d.run(lambda d: len(numbers(d.events)) == 2)
+    bad = d.of(p.BadFrame)
+    assert [b.reason for b in bad[:1] + bad[2:3]] == [
+        "empty frame", "multipart message"]
+    assert bad[1].reason.startswith("invalid CBOR")
+    assert bad[2].size == 3
+    assert len(bad) == 4  # a bare "HELLO" without data is not a status
+    assert link.connected
+    assert link.frames_received == 6
+    master.publish(numbered(1, 7))
+    d.run(lambda d: 7 in numbers(d.events))
+    assert not d.of(p.LinkDown)
