@@ -43,6 +43,10 @@ STATS_PERIOD = dt.timedelta(seconds=10)
 #: three missed STATS reports and a margin for a busy master.
 MASTER_SILENCE = 3 * STATS_PERIOD + dt.timedelta(seconds=5)
 
+#: What the task of a slave that was sent KILL starts with: it stops after
+#: its current task.
+STOPPING = "[stopping] "
+
 #: How long a terminated slave stays listed (as "Terminating") before it is
 #: removed from the rows.
 TERMINATED_LINGER = dt.timedelta(seconds=5)
@@ -225,7 +229,8 @@ class Slave:
         else:
             text = "Waiting for jobs"
         if self.stopping:
-            text += "; stopping after this task"
+            # first, so that a narrow column never cuts it off
+            text = STOPPING + text
         return text
 
     def up_time(self, now):

@@ -373,7 +373,7 @@ def test_phase_16_kill_2_two_dies():
     s.at(241.2)  # KILL 2 sent
     two = s.slave(2)
     assert two.stopping
-    assert two.task_text() == "Waiting for jobs; stopping after this task"
+    assert two.task_text() == "[stopping] Waiting for jobs"
     assert two.state(s.now) == "idle"
     first_die = find("SLAVE", "DIE", sid=2)
     s.to(first_die - 1)
@@ -435,7 +435,7 @@ def test_phase_18_kill_all():
     s.at(533.3)  # KILL None sent
     assert s.ids() == [1]
     assert s.slave(1).stopping
-    assert s.slave(1).task_text().endswith("; stopping after this task")
+    assert s.slave(1).task_text().startswith("[stopping] ")
     die = find("SLAVE", "DIE", sid=1)
     s.to(die + 1)
     assert s.slave(1).task_text() == "Terminating"
@@ -698,12 +698,11 @@ def test_kill_marks_stopping_until_die():
     farm.apply(p.CommandSent("KILL", 3), at(2))
     assert farm.take_changes().slaves == {3}
     three = farm.slaves[3]
-    assert three.task_text() == "Building numpy 2.0; stopping after this task"
+    assert three.task_text() == "[stopping] Building numpy 2.0"
     assert not farm.slaves[4].stopping
     farm.apply(p.SlaveSend(3, at(3), "numpy.whl"), at(3))
     farm.apply(p.SlaveDone(3, at(4)), at(4))
-    assert three.task_text() == "Cleaning up after build; stopping after " \
-        "this task"
+    assert three.task_text() == "[stopping] Cleaning up after build"
     farm.apply(p.SlaveDie(3, at(5)), at(5))
     assert three.task_text() == "Terminating"
     assert not three.stopping
@@ -743,8 +742,7 @@ def test_master_hello_starts_afresh_and_carries_stopping():
         farm.apply(event, at(3))
     assert [s.slave_id for s in farm.rows()] == [1, 2]
     assert farm.slaves[2].stopping
-    assert farm.slaves[2].task_text() == "Building a 1; stopping after " \
-        "this task"
+    assert farm.slaves[2].task_text() == "[stopping] Building a 1"
     assert not farm.slaves[1].stopping
     assert farm.master.replays == 1
 

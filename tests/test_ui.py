@@ -203,8 +203,8 @@ def test_kill_yes_sends_and_marks_row_until_die(h):
     assert "sent KILL to slave 2 (pi-02)" in h.screen()[-2]
     # the link reports what it sent; the row then says it is stopping
     h.feed(p.CommandSent("KILL", 2))
-    row = next(line for line in h.screen((120, 24)) if "pi-02" in line)
-    assert "stopping after this task" in row
+    row = next(line for line in h.screen() if "pi-02" in line)
+    assert "[stopping] Waiting for jobs" in row
     h.feed(p.SlaveDie(2, h.now), p.SlaveDie(2, h.now))
     row = next(line for line in h.screen() if "pi-02" in line)
     assert "Terminating" in row and "stopping" not in row
