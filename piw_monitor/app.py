@@ -47,6 +47,34 @@ def utcnow():
     return dt.datetime.now(dt.timezone.utc)
 
 
+class CoalescingLoop(urwid.MainLoop):
+    """
+    A main loop that writes to the terminal only when the picture changed.
+
+    urwid draws whenever its loop goes idle, that is after every wake-up;
+    while frames pour in that would be once per batch of frames. Widgets are
+    only invalidated by :meth:`Monitor._refresh` (at most every
+    :data:`REFRESH_DELAY`) and by input, so when the rendered canvas is the
+    very one drawn last time, there is nothing to write.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._drawn = (None, None)
+        #: how many times the terminal was actually written to
+        self.draws = 0
+
+    def draw_screen(self):
+        if not self.screen_size:
+            self.screen_size = self.screen.get_cols_rows()
+        canvas = self._topmost_widget.render(self.screen_size, focus=True)
+        if self._drawn == (canvas, self.screen_size):
+            return
+        self._drawn = (canvas, self.screen_size)
+        self.draws += 1
+        super().draw_screen()  # renders the same canvas again, from the cache
+
+
 class Signalled(Exception):
     """Raised from a signal handler to leave the main loop cleanly."""
 
@@ -73,7 +101,7 @@ class Monitor:
             clock=clock, on_quit=self.quit, on_sent=self.drain)
         if screen is None:
             screen = urwid.display.raw.Screen()
-        self.loop = urwid.MainLoop(
+        self.loop = CoalescingLoop(
             self.console, PALETTE, screen=screen, handle_mouse=True,
             unhandled_input=self._unhandled)
         self._refresh_due = False

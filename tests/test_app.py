@@ -1,0 +1,192 @@
+"""
+The main loop in-process: the real urwid raw screen on a pseudo-terminal,
+the real master link on ipc sockets, and a fake master publishing bursts.
+"""
+
+import datetime as dt
+import fcntl
+import os
+import struct
+import termios
+import threading
+import time
+
+import pytest
+import urwid
+import zmq
+
+from piw_monitor import protocol as p
+from piw_monitor.app import REFRESH_DELAY, Monitor
+from piw_monitor.link import MasterLink
+
+T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class PtyScreen:
+    """A raw urwid screen drawing into a pseudo-terminal nobody looks at."""
+
+    def __init__(self, rows=24, cols=80):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", rows, cols, 0, 0))
+        self.input = os.fdopen(slave, "rb", buffering=0)
+        self.output = os.fdopen(os.dup(slave), "w", encoding="utf-8")
+        self.screen = urwid.display.raw.Screen(
+            input=self.input, output=self.output)
+        self.written = 0
+        self._stop = False
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self):
+        # keep the pty's buffer from filling up, as a terminal would
+        while not self._stop:
+            try:
+                self.written += len(os.read(self.master, 65536))
+            except OSError:
+                return
+
+    def close(self):
+        self._stop = True
+        self.output.close()
+        self.input.close()
+        os.close(self.master)
+
+
+@pytest.fixture
+def fake_master(ipc_addrs):
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.SNDHWM, 0)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind(ipc_addrs[0])
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    pull.bind(ipc_addrs[1])
+    yield pub, pull
+    pub.close()
+    pull.close()
+    ctx.term()
+
+
+def burst(n_slaves, stats_each):
+    """A replay as the real master sends it: HELLO, then each slave's life."""
+    frames = [p.encode_status(p.MasterHello(
+        T0, "burst", "Debian", "12", "unknown", "unknown"))]
+    for sid in range(1, n_slaves + 1):
+        frames.append(p.encode_status(p.SlaveHello(
+            sid, T0, dt.timedelta(hours=3), dt.timedelta(minutes=5), "311",
+            "cp311", "linux_armv7l", f"pi-{sid:03d}", "Raspbian", "12",
+            "c03111", "1234")))
+        for i in range(stats_each):
+            frames.append(p.encode_status(p.SlaveStats(
+                sid, T0, T0 + dt.timedelta(seconds=i), 10**10, 5 * 10**9,
+                4 * 10**9, 2 * 10**9, 0, 0, 0.5, 50.0)))
+        frames.append(p.encode_status(p.SlaveBuild(sid, T0, "numpy", "1.26.4")))
+    return frames
+
+
+def run_monitor_until(monitor, done, timeout=20):
+    """Run the monitor's loop until *done()* holds (checked every 10 ms)."""
+    deadline = time.monotonic() + timeout
+
+    def check(loop, _data):
+        if done() or time.monotonic() > deadline:
+            raise urwid.ExitMainLoop()
+        loop.set_alarm_in(0.01, check)
+
+    monitor.loop.set_alarm_in(0.01, check)
+    monitor.run()
+    assert done(), "the monitor did not get there in time"
+
+
+def test_a_burst_costs_a_handful_of_redraws(ipc_addrs, fake_master):
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    try:
+        monitor = Monitor(link, screen=pty.screen)
+        frames = burst(10, 100)  # 1,021 frames
+
+        sent = []
+
+        def publish_on_hello():
+            if not sent and pull.poll(0):
+                pull.recv()
+                for frame in frames:
+                    pub.send(frame)
+                sent.append(True)
+            return False
+
+        def done():
+            publish_on_hello()
+            return (monitor.farm.frames >= len(frames)
+                    and not monitor._refresh_due)
+
+        run_monitor_until(monitor, done)
+        assert monitor.farm.frames == len(frames)
+        assert len(monitor.farm.slaves) == 10
+        # the whole burst drew the screen a handful of times, not a thousand
+        assert monitor.loop.draws <= 15, monitor.loop.draws
+        assert monitor.refreshes <= 10, monitor.refreshes
+    finally:
+        link.close()
+        pty.close()
+
+
+def test_a_trickle_is_drawn_at_the_refresh_rate_not_per_wakeup(
+        ipc_addrs, fake_master):
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    try:
+        monitor = Monitor(link, screen=pty.screen)
+        frames = burst(10, 100)
+        queue = []
+
+        def done():
+            # ten frames every 10 ms: about a hundred wake-ups
+            if not queue and pull.poll(0):
+                pull.recv()
+                queue.extend(reversed(frames))
+            for _ in range(10):
+                if queue:
+                    pub.send(queue.pop())
+            return (monitor.farm.frames >= len(frames)
+                    and not monitor._refresh_due)
+
+        start = time.monotonic()
+        run_monitor_until(monitor, done)
+        elapsed = time.monotonic() - start
+        assert monitor.farm.frames == len(frames)
+        # at most one refresh per REFRESH_DELAY, and a draw only after one
+        # (or after a tick), however many times the loop woke up
+        ticks = int(elapsed) + 2
+        assert monitor.refreshes <= elapsed / REFRESH_DELAY + 2
+        assert monitor.loop.draws <= monitor.refreshes + ticks + 1, (
+            monitor.loop.draws, monitor.refreshes)
+    finally:
+        link.close()
+        pty.close()
+
+
+def test_idle_monitor_does_not_redraw_between_ticks(ipc_addrs, fake_master):
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    try:
+        monitor = Monitor(link, screen=pty.screen)
+        start = time.monotonic()
+        cpu = time.process_time()
+        run_monitor_until(monitor, lambda: time.monotonic() - start > 2.5)
+        used = time.process_time() - cpu
+        # a tick a second and the first picture: a few draws in 2.5 s, and
+        # the process mostly asleep (generous bound for a busy CI machine)
+        assert monitor.loop.draws <= 6, monitor.loop.draws
+        assert used < 1.0, used
+    finally:
+        link.close()
+        pty.close()
