@@ -100,6 +100,21 @@ def _select_last(console):
     console.slave_list.move_to(-1)
 
 
+@command("press-button", "Press the focused button")
+def _press_button(console):
+    run(console.buttons.focused_command, console)
+
+
+@command("button-prev", "Focus the previous button")
+def _button_prev(console):
+    console.buttons.move(-1)
+
+
+@command("button-next", "Focus the next button")
+def _button_next(console):
+    console.buttons.move(1)
+
+
 @command("dialog-yes", "Answer Yes to the open dialog")
 def _dialog_yes(console):
     console.answer_dialog(True)

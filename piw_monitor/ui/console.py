@@ -193,8 +193,8 @@ class Console(urwid.WidgetWrap):
                     commands.run(binding.command, self)
             return None
         binding = lookup(key, "global")
-        if binding is None and self.focus_area == "list":
-            binding = lookup(key, "list")
+        if binding is None:
+            binding = lookup(key, self.focus_area)
         if binding is not None:
             commands.run(binding.command, self)
             return None

@@ -11,6 +11,7 @@ __all__ = ["HelpDialog", "help_lines", "CONTEXT_TITLES"]
 CONTEXT_TITLES = {
     "global": "Anywhere",
     "list": "In the slave list",
+    "buttons": "On the buttons",
     "dialog": "In a dialog",
 }
 
@@ -55,8 +56,9 @@ class HelpDialog(urwid.WidgetWrap):
                 ], dividechars=1))
             rows.append(urwid.Divider())
         rows.append(urwid.Text(
-            "Buttons at the bottom do the same as their hotkeys; click them "
-            "or Tab to them and press Enter. Esc closes this help."))
+            "The buttons at the bottom do the same as their hotkeys. With the "
+            "mouse, click a slave to select it and a button to press it. "
+            "Esc closes this help."))
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(rows))
         super().__init__(urwid.AttrMap(urwid.LineBox(
             urwid.Padding(self._list, left=1, right=1), title="Help"),

@@ -12,6 +12,8 @@ Contexts:
     anywhere, unless a dialog is open (the hotkeys of the spec live here);
 ``list``
     while the slave list has the focus;
+``buttons``
+    while the button bar has the focus;
 ``dialog``
     while a dialog is open (it takes every other key for itself).
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 __all__ = ["Binding", "KEYS", "CONTEXTS", "lookup"]
 
-CONTEXTS = ("global", "list", "dialog")
+CONTEXTS = ("global", "list", "buttons", "dialog")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ KEYS = (
     Binding("page down", "select-page-down", "list", "Move down a page"),
     Binding("home", "select-first", "list", "Select the first slave"),
     Binding("end", "select-last", "list", "Select the last slave"),
+    # the button bar
+    Binding("enter", "press-button", "buttons", "Press the focused button"),
+    Binding(" ", "press-button", "buttons", "Press the focused button"),
+    Binding("left", "button-prev", "buttons", "Focus the button on the left"),
+    Binding("right", "button-next", "buttons",
+            "Focus the button on the right"),
     # dialogs
     Binding("y", "dialog-yes", "dialog", "Answer Yes"),
     Binding("n", "dialog-no", "dialog", "Answer No"),

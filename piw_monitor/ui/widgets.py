@@ -455,6 +455,11 @@ class ButtonBar(urwid.WidgetWrap):
         """Put the focus on the first button."""
         self._columns.focus_position = 0
 
+    def move(self, delta):
+        """Move the focus *delta* buttons, stopping at either end."""
+        position = self._columns.focus_position + delta
+        self._columns.focus_position = max(0, min(position, len(BUTTONS) - 1))
+
     def focus_last(self):
         """Put the focus on the last button."""
         self._columns.focus_position = len(BUTTONS) - 1
