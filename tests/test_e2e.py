@@ -28,11 +28,11 @@ def master(ipc_addrs):
 def run_monitor(ipc_addrs):
     terminals = []
 
-    def start(rows=24, cols=80, args=None):
+    def start(rows=24, cols=80, args=None, env=None):
         if args is None:
             args = ["--status-queue", ipc_addrs[0],
                     "--control-queue", ipc_addrs[1]]
-        term = Terminal(args, rows=rows, cols=cols)
+        term = Terminal(args, rows=rows, cols=cols, env=env)
         terminals.append(term)
         return term
 
@@ -55,13 +55,19 @@ def assert_restored(term):
 
 
 @pytest.mark.parametrize("rows,cols", SIZES)
-def test_demo_mode_runs_and_quits(run_monitor, rows, cols):
-    term = run_monitor(rows, cols, args=["--demo"])
+def test_demo_mode_runs_and_quits(run_monitor, tmp_path, rows, cols):
+    term = run_monitor(rows, cols, args=["--demo"],
+                       env={"TMPDIR": str(tmp_path)})
     term.wait_for(lambda t: len(slave_rows(t)) >= 3, what="demo slaves")
     term.wait_for("running")
+    # the demo master's sockets live in a private temporary directory...
+    assert [d.name.startswith("piw-monitor-demo-")
+            for d in tmp_path.iterdir()] == [True]
     term.key("q")
     assert term.wait_exit() == 0
     assert_restored(term)
+    # ...which is gone once the monitor has exited
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("rows,cols", SIZES)
