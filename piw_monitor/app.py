@@ -229,13 +229,14 @@ def run(args):
             demo.ready.wait(5)
         link = MasterLink(
             status_queue, control_queue, read_only=read_only,
-            **({"max_frame": args.max_frame_size}
-               if getattr(args, "max_frame_size", None) else {}))
+            max_frame=args.max_frame_size)
         try:
             link.open()
         except LinkError as exc:
             print(f"piw-monitor: error: {exc}", file=sys.stderr)
             return 2
+        if args.json or args.check:
+            return _headless(args, link)
         monitor = Monitor(link, read_only=read_only)
         old = {
             sig: signal.signal(sig, _raise_signal)
@@ -263,6 +264,27 @@ def run(args):
             demo.stop()
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def _headless(args, link):
+    """Run one of the headless modes; return its exit status."""
+    from . import headless
+
+    timeout = args.timeout
+    if args.check:
+        return headless.run_check(
+            link, utcnow, timeout or cli.DEFAULT_TIMEOUT,
+            warn_silent=args.warn_silent, crit_silent=args.crit_silent,
+            warn_disk=args.warn_disk, crit_disk=args.crit_disk)
+    if args.once:
+        return headless.run_once(link, utcnow, timeout or cli.DEFAULT_TIMEOUT)
+    old = signal.signal(signal.SIGTERM, _raise_signal)
+    try:
+        return headless.run_stream(link, utcnow, timeout)
+    except Signalled:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def main(argv=None):

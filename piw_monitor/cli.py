@@ -43,6 +43,7 @@ import sys
 import configargparse
 
 from . import __version__
+from .protocol import MAX_FRAME_SIZE
 
 __all__ = [
     "CONFIG_FILES", "FILE_KEYS", "DEFAULT_STATUS_QUEUE",
@@ -62,7 +63,7 @@ CONFIG_FILES = [
 #: The options that a configuration file may set, by key. Any other key in a
 #: file is ignored, so that one file can serve every piwheels tool (and so
 #: that a key such as ``help`` or ``version`` in it cannot act as an option).
-FILE_KEYS = ("status-queue", "control-queue")
+FILE_KEYS = ("status-queue", "control-queue", "max-frame-size", "read-only")
 
 #: The piwheels master's default status queue.
 DEFAULT_STATUS_QUEUE = "ipc:///tmp/piw-status"
@@ -366,7 +367,100 @@ def make_parser(prog="piw-monitor"):
         "--demo", action="store_true",
         help="Run a simulated build farm (the demo master) in-process on "
         "private addresses and monitor it; no real master is needed")
+    extra = parser.add_argument_group("beyond the original monitor")
+    extra.add_argument(
+        "--read-only", action="store_true",
+        help="Watch only: open no control socket; the action keys and "
+        "buttons say why they do nothing")
+    extra.add_argument(
+        "--max-frame-size", metavar="BYTES", type=_int_type(1024, 64 << 20),
+        default=MAX_FRAME_SIZE,
+        help="Drop the connection on a status frame larger than this, and "
+        "reconnect (default: %(default)s)")
+    headless = parser.add_argument_group(
+        "headless modes (no terminal; for scripts and monitoring systems)")
+    headless.add_argument(
+        "--json", action="store_true",
+        help="Print one JSON object per change (NDJSON) until interrupted; "
+        "with --once, one snapshot of the farm once the master's replay is "
+        "complete")
+    headless.add_argument(
+        "--once", action="store_true",
+        help="With --json: print one snapshot and exit")
+    headless.add_argument(
+        "--check", action="store_true",
+        help="Probe the farm like a monitoring plugin: one line, exit 0 OK, "
+        "1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+    headless.add_argument(
+        "--timeout", metavar="SECONDS", type=_float_type(0.1, 86400),
+        default=None,
+        help="How long --once and --check wait for the master (default: "
+        f"{DEFAULT_TIMEOUT:g}), and how long --json runs (default: until "
+        "interrupted)")
+    headless.add_argument(
+        "--warn-silent", metavar="N", type=_int_type(1, 1 << 30), default=1,
+        help="--check: WARNING from this many silent slaves "
+        "(default: %(default)s)")
+    headless.add_argument(
+        "--crit-silent", metavar="N", type=_int_type(1, 1 << 30), default=3,
+        help="--check: CRITICAL from this many silent slaves "
+        "(default: %(default)s)")
+    headless.add_argument(
+        "--warn-disk", metavar="PCT", type=_float_type(0, 100), default=20.0,
+        help="--check: WARNING when the master's free disk is at most this "
+        "percentage (default: %(default)s)")
+    headless.add_argument(
+        "--crit-disk", metavar="PCT", type=_float_type(0, 100), default=10.0,
+        help="--check: CRITICAL when the master's free disk is at most this "
+        "percentage (default: %(default)s)")
     return parser
+
+
+#: How long --once and --check wait for the master's replay by default.
+DEFAULT_TIMEOUT = 10.0
+
+
+def _int_type(lo, hi):
+    """An argparse ``type=`` for a whole number from *lo* to *hi*."""
+    def convert(value):
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a whole number") from None
+        if not lo <= number <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{number} is not between {lo} and {hi}")
+        return number
+    convert.__name__ = "number"
+    return convert
+
+
+def _float_type(lo, hi):
+    """An argparse ``type=`` for a number from *lo* to *hi*."""
+    def convert(value):
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a number") from None
+        if not lo <= number <= hi:  # also rejects NaN
+            raise argparse.ArgumentTypeError(
+                f"{value} is not between {lo:g} and {hi:g}")
+        return number
+    convert.__name__ = "number"
+    return convert
+
+
+def _check_combination(parser, args):
+    if args.once and not args.json:
+        parser.error("--once goes with --json")
+    if args.check and args.json:
+        parser.error("--check and --json cannot be used together")
+    if args.crit_silent < args.warn_silent:
+        parser.error("--crit-silent must not be below --warn-silent")
+    if args.crit_disk > args.warn_disk:
+        parser.error("--crit-disk must not be above --warn-disk")
 
 
 def parse_args(argv=None):
@@ -383,7 +477,9 @@ def parse_args(argv=None):
         argv = sys.argv[1:]
     parser = make_parser()
     try:
-        return parser.parse_args(list(argv))
+        args = parser.parse_args(list(argv))
     except configargparse.ConfigFileParserException as exc:
         parser.error(str(exc))
+    _check_combination(parser, args)
+    return args
 
