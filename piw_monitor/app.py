@@ -38,6 +38,10 @@ __all__ = ["main", "Monitor", "utcnow"]
 #: Frames handled per wake-up before the loop gets a chance to serve keys.
 DRAIN_LIMIT = 2000
 
+#: With this environment variable set to 1, F12 raises an exception: the
+#: tests use it to prove that an unexpected error restores the terminal.
+FAULT_VARIABLE = "PIW_MONITOR_TEST_FAULT"
+
 #: Shortest time between two refreshes of the screen while frames pour in.
 REFRESH_DELAY = 0.05
 
@@ -127,6 +131,8 @@ class Monitor:
 
     def _unhandled(self, key):
         # mouse releases and clicks on nothing end up here: ignore them
+        if key == "f12" and os.environ.get(FAULT_VARIABLE) == "1":
+            raise RuntimeError("fault injected for a test")
         return True
 
     # ------------------------------------------------------------ link

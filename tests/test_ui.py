@@ -379,3 +379,31 @@ def test_help_lists_every_binding_and_closes(h):
 
 def test_status_line_hints_at_help(h):
     assert "h: help" in h.screen()[-2]
+
+
+def test_read_only_console_says_why_nothing_is_sent():
+    h = Harness(read_only=True)
+    assert "Read-only" in h.screen()[-2]
+    farm_of(h)
+    for key, word in (("p", "Pause"), ("r", "Resume")):
+        h.press(key)
+        assert f"{word}: not sent (read-only mode)" in h.screen()[-2]
+    h.press("k", "y")
+    assert "Kill slave: not sent (read-only mode)" in h.screen()[-2]
+    h.press("t", "y")
+    assert h.quits == []
+    assert h.link.sent == []
+    h.press("q")
+    assert h.quits == [None]
+
+
+def test_status_line_follows_the_connection(h):
+    h.feed(p.LinkUp())
+    assert "Connected to the master at ipc:///tmp/piw-status" in h.screen()[-2]
+    farm_of(h)
+    h.feed(p.LinkDown("status queue disconnected"))
+    assert "Lost the connection to the master" in h.screen()[-2]
+    assert "silent since" in h.screen()[0]
+    h.feed(p.LinkUp(), master_hello(h.now))
+    assert "is back" in h.screen()[-2]
+    assert "running" in h.screen()[0]

@@ -49,7 +49,8 @@ class Console(urwid.WidgetWrap):
         self.header = MasterHeader(farm, self.view, status_queue)
         self.slave_list = SlaveList(farm, self.view)
         self.status = StatusLine()
-        self.buttons = ButtonBar(self._button_pressed)
+        self.buttons = ButtonBar(self._button_pressed,
+                                 read_only=actions.read_only)
         self.frame = urwid.Frame(
             body=self.slave_list,
             header=urwid.Pile([self.header, ColumnHeader()]),
@@ -57,6 +58,12 @@ class Console(urwid.WidgetWrap):
             focus_part="body",
         )
         self.dialog = None
+        self._was_connected = False
+        self._links_lost = 0
+        if actions.read_only:
+            self.status.show(
+                "Read-only: watching only; no command can be sent. "
+                "h: help  q: quit")
         self._too_small = urwid.Filler(urwid.Text(
             "Terminal too small for piw-monitor", align="center"))
         super().__init__(self.frame)
@@ -72,6 +79,8 @@ class Console(urwid.WidgetWrap):
         view = self.view
         view.now = now
         changes = self.farm.take_changes()
+        if changes.master:
+            self._note_connection()
         self.slave_list.sync(changes)
         stale = self.farm.master.state(now) in ("silent", "lost")
         if stale != view.stale:
@@ -81,6 +90,28 @@ class Console(urwid.WidgetWrap):
             self.slave_list.tick()
         if tick or changes:
             self.header.update()
+
+    def _note_connection(self):
+        """Say on the status line when the master comes and goes."""
+        master = self.farm.master
+        if master.connected == self._was_connected:
+            return
+        self._was_connected = master.connected
+        if master.connected:
+            where = self.header.status_queue
+            if self._links_lost:
+                self.status.show(
+                    f"The master at {where} is back: its replay replaces "
+                    "the stale picture.")
+            else:
+                self.status.show(f"Connected to the master at {where}." + (
+                    " Read-only: no command can be sent."
+                    if self.actions.read_only else ""))
+        else:
+            self._links_lost += 1
+            self.status.show(
+                "Lost the connection to the master; reconnecting by itself. "
+                "Commands cannot be sent meanwhile.", error=True)
 
     # ------------------------------------------------------------ focus
 

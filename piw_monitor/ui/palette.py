@@ -16,6 +16,7 @@ PALETTE = [
     ("status-error", "light red,bold", "default", "bold"),
     ("footer", "default", "default", "default"),
     ("button", "white", "dark gray", "default"),
+    ("button-disabled", "dark gray", "black", "default"),
     ("button-focus", "black", "light cyan", "standout"),
     ("hotkey", "yellow,bold,underline", "dark gray", "underline"),
     ("hotkey-focus", "dark red,bold,underline", "light cyan", "standout"),

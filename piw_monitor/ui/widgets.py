@@ -398,8 +398,9 @@ class ButtonBar(urwid.WidgetWrap):
     When the full labels do not fit the width, shorter ones are drawn.
     """
 
-    def __init__(self, on_press):
+    def __init__(self, on_press, read_only=False):
         self.buttons = {}
+        self.read_only = read_only
         self._full = self._row(on_press, short=False)
         self._short = self._row(on_press, short=True)
         self._full_width = self._width(short=False)
@@ -422,8 +423,9 @@ class ButtonBar(urwid.WidgetWrap):
             button = urwid.Button(label, on_press, user_data=command)
             if not short:
                 self.buttons[command] = button
+            disabled = self.read_only and command != "quit"
             cells.append((len(text) + 4, urwid.AttrMap(
-                button, "button",
+                button, "button-disabled" if disabled else "button",
                 focus_map={None: "button-focus", "hotkey": "hotkey-focus",
                            "button": "button-focus"})))
         return urwid.AttrMap(urwid.Columns(cells, dividechars=1), "footer")
