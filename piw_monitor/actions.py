@@ -89,6 +89,48 @@ class Actions:
             f"SKIP to {slave_name(slave)}; its current build is abandoned at "
             "its next contact.")
 
+    def kill_now(self, slave):
+        """
+        Stop *slave* as soon as possible: ``["SKIP", id]`` abandons its
+        current build, then ``["KILL", id]`` retires it at its next request.
+        """
+        if slave is None:
+            return Outcome(False, "Kill now: no slave selected; nothing sent.")
+        skipped = self._send("Kill now", "SKIP", slave.slave_id, "")
+        if not skipped.sent:
+            return skipped
+        return self._send(
+            "Kill now", "KILL", slave.slave_id,
+            f"SKIP and KILL to {slave_name(slave)}; it abandons its build "
+            "and terminates at its next contact.")
+
+    def skip_all(self, slaves):
+        """
+        Abandon every current build: ``["SKIP", id]`` to each slave that is
+        building (today's master does nothing with ``["SKIP", null]``).
+        """
+        building = [s for s in slaves if s.task == "building"]
+        if not building:
+            return Outcome(False, "Skip all builds: no slave is building; "
+                                  "nothing sent.")
+        sent = 0
+        for slave in building:
+            outcome = self._send("Skip all builds", "SKIP", slave.slave_id, "")
+            if not outcome.sent:
+                if not sent:
+                    return outcome
+                break
+            sent += 1
+        return Outcome(True, f"Skip all builds: sent SKIP to {sent} of "
+                             f"{len(building)} building slaves.")
+
+    def stop_all(self):
+        """Retire every slave after its current build: ``["KILL", null]``."""
+        return self._send(
+            "Stop all slaves", "KILL", None,
+            "KILL to all; each slave terminates at its next request for "
+            "work.")
+
     def terminate(self):
         """Shut the master down: ``"QUIT"``."""
         return self._send(

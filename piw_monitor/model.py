@@ -292,6 +292,8 @@ class Farm:
         self.last_bad_reason = ""
         #: recent messages: (monitor time, slave id or None, text)
         self.log = deque(maxlen=LOG_SIZE)
+        #: how many entries were ever added to the log
+        self.logged = 0
         self._rows = []
         self._changes = Changes(master=True, order=True)
         self._terminating = set()
@@ -414,6 +416,7 @@ class Farm:
 
     def _log(self, now, sid, text):
         self.log.append((now, sid, text))
+        self.logged += 1
 
     def _set_task(self, slave, task, event, now):
         if slave.task != task:

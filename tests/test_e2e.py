@@ -153,7 +153,8 @@ def test_killed_slave_terminates_and_leaves(master, run_monitor):
     term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
     first = slave_rows(term)[0]
     label = first.split()[2]
-    term.key("home")
+    term.key("home")  # the master's row
+    term.key("down")  # the first slave
     term.key("k")
     term.wait_for("?")
     term.key("y")

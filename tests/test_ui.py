@@ -124,6 +124,7 @@ def test_waiting_for_master(h):
     text = h.text()
     assert "Waiting for the master at ipc:///tmp/piw-status" in text
     assert "No build slaves known yet" in text
+    assert h.console.slave_list.master_selected
     last = h.screen()[-1]
     for label in ("Pause", "Resume", "Kill slave", "Terminate master", "Quit"):
         assert label in last
@@ -280,7 +281,9 @@ def test_list_navigation(h):
     assert sel() == 2
     h.press("end")
     assert sel() == 30
-    h.press("home")
+    h.press("home")  # the master's own row is at the top
+    assert h.console.slave_list.master_selected
+    h.press("down")
     assert sel() == 1
     h.screen()  # the list learns its height when drawn
     h.press("page down")
@@ -407,3 +410,159 @@ def test_status_line_follows_the_connection(h):
     h.feed(p.LinkUp(), master_hello(h.now))
     assert "is back" in h.screen()[-2]
     assert "running" in h.screen()[0]
+
+
+# ---------------------------------------------------------------- the views
+
+def slave_lines(h, size=SIZE):
+    return [line for line in h.screen(size)
+            if line.startswith("\u25cf") and "cp3" in line]
+
+
+def test_master_has_a_row_of_its_own_at_the_top(h):
+    farm_of(h, 2)
+    screen = h.screen()
+    assert "vm" in screen[3] and "Running; 7 builds pending" in screen[3]
+    h.press("home", "k")
+    assert "no slave selected" in h.screen()[-2]
+
+
+def test_sort_cycles_columns_and_clicking_a_title_sorts(h):
+    farm_of(h, 3)
+    t = h.now + dt.timedelta(seconds=1)
+    h.feed(slave_hello(4, "aaa", abi="cp39"), p.SlaveBuild(2, t, "zz", "1"),
+           now=t)
+    assert [line.split()[2] for line in slave_lines(h)] == [
+        "aaa", "pi-01", "pi-02", "pi-03"]
+    assert "ABI\u25b4" in h.screen()[2]
+    h.press("s")  # next column: up time
+    assert "Up time\u25b4" in h.screen()[2]
+    assert "Sorted by up time" in h.screen()[-2]
+    h.press("S")  # reversed
+    assert "Up time\u25be" in h.screen()[2]
+    # a click on the Label title sorts by label
+    col = h.screen()[2].index("Label")
+    assert click(h.console, SIZE, col + 1, 2)
+    assert "Label\u25b4" in h.screen()[2]
+    assert [line.split()[2] for line in slave_lines(h)] == [
+        "aaa", "pi-01", "pi-02", "pi-03"]
+    h.press("S")
+    assert [line.split()[2] for line in slave_lines(h)] == [
+        "pi-03", "pi-02", "pi-01", "aaa"]
+    # sorted by task: the rows move when a task changes
+    col = h.screen()[2].index("Task ")
+    col = h.screen()[2].rindex("Task")
+    click(h.console, SIZE, col + 1, 2)
+    assert slave_lines(h)[0].split()[2] == "pi-02"  # "Building zz 1"
+
+
+def test_filter_by_label_abi_and_task(h):
+    farm_of(h, 3)
+    h.feed(slave_hello(4, "other", abi="cp39"),
+           p.SlaveBuild(2, h.now, "numpy", "2.0"))
+    h.press("/")
+    assert "Filter:" in h.screen()[-2]
+    h.press("p", "i", "-", "0")  # letters are typed, not hotkeys
+    assert h.link.sent == []
+    assert len(slave_lines(h)) == 3
+    assert "3 of 4 slaves (filter 'pi-0')" in h.screen()[1]
+    h.press("enter")
+    assert "Showing 3 of 4 slaves matching 'pi-0'" in h.screen()[-2]
+    h.press("/", "backspace", "backspace", "backspace", "backspace")
+    h.press("c", "p", "3", "9")
+    assert [line.split()[2] for line in slave_lines(h)] == ["other"]
+    h.press("esc")
+    assert len(slave_lines(h)) == 4
+    h.press("/", "n", "u", "m", "enter")  # matches the task
+    assert [line.split()[2] for line in slave_lines(h)] == ["pi-02"]
+    h.press("esc")  # in the list, Esc clears the filter too
+    assert len(slave_lines(h)) == 4
+    assert "Filter cleared" in h.screen()[-2]
+
+
+def test_details_pane_below_and_beside(h):
+    farm_of(h, 2)
+    t = h.now + dt.timedelta(seconds=3)
+    h.feed(p.SlaveStats(1, t, t + dt.timedelta(seconds=2), 100 * 10**9,
+                        25 * 10**9, 4 * 10**9, 1 * 10**9, 0, 0, 1.5, 55.0),
+           p.SlaveBuild(1, t, "numpy", "1.26.4"), now=t)
+    h.press("d")
+    text = h.text()
+    assert "Details" in text
+    assert "Slave        1 pi-01" in text
+    assert "Python       311" in text
+    assert "Clock skew   +2.0 s" in text
+    # the pane follows the selection, and is beside the list when wide
+    h.press("down")
+    wide = h.text((140, 40))
+    assert "Slave        2 pi-02" in wide
+    assert any("pi-02" in line and "Slave        2 pi-02" in line
+               for line in h.screen((140, 40)))
+    h.press("home")
+    text = h.text((140, 40))
+    assert "Builds/hour  cp311 3" in text
+    assert "Downloads    2 last hour, 3 last month, 4 in all" in text
+    assert "Disk         " in text and "42.0 GB free of 100.0 GB" in text
+    h.press("d")
+    assert "Details" not in h.text()
+
+
+def test_slave_details_show_resources_and_history():
+    from piw_monitor.ui.details import bar
+    assert bar(1, 4, 8) == "\u2588\u2588" + "\u2591" * 6
+    assert bar(5, 0, 4) == "\u2591" * 4
+
+
+def test_action_menu_on_a_slave_and_on_the_master(h):
+    farm_of(h, 2)
+    t = h.now + dt.timedelta(seconds=1)
+    h.feed(p.SlaveBuild(1, t, "numpy", "1.26.4"), now=t)
+    h.press("enter")
+    text = h.text()
+    for label in ("Skip build", "Stop after build", "Kill now", "Pause",
+                  "Resume", "Skip all builds", "Stop all slaves",
+                  "Terminate master"):
+        assert label in text, label
+    assert "Abandon slave 1 (pi-01)'s current build" in text
+    h.press("enter")  # the first entry: Skip build, not dangerous
+    assert h.link.sent == [("SKIP", 1)]
+    h.press("enter", "down", "down", "enter")  # Kill now
+    assert "Go ahead?" in h.text()
+    h.press("y")
+    assert h.link.sent[-2:] == [("SKIP", 1), ("KILL", 1)]
+    h.press("home", "enter")
+    assert "The whole farm" in h.text()
+    assert "Skip build" not in h.text()
+    h.press("esc")
+    assert h.console.dialog is None
+
+
+def test_farm_actions_skip_all_and_stop_all(h):
+    farm_of(h, 3)
+    t = h.now + dt.timedelta(seconds=1)
+    h.feed(p.SlaveBuild(1, t, "a", "1"), p.SlaveBuild(3, t, "b", "1"), now=t)
+    h.press("home", "enter")
+    # entries: Pause, Resume, Skip all builds, Stop all slaves, Terminate
+    h.press("down", "down", "enter", "y")
+    assert sorted(h.link.sent) == [("SKIP", 1), ("SKIP", 3)]
+    assert "sent SKIP to 2 of 2 building slaves" in h.screen()[-2]
+    h.press("home", "enter", "down", "down", "down", "enter", "n")
+    assert ("KILL", None) not in h.link.sent
+    h.press("home", "enter", "down", "down", "down", "enter", "y")
+    assert h.link.sent[-1] == ("KILL", None)
+
+
+def test_event_log_view(h):
+    farm_of(h, 2)
+    h.feed(p.SlaveBuild(2, h.now, "numpy", "1.26.4"),
+           p.BadFrame("invalid CBOR: junk", 3))
+    h.press("l")
+    text = h.text()
+    assert "Event log" in text
+    assert "slave 2" in text and "BUILD numpy 1.26.4" in text
+    assert "bad frame: invalid CBOR: junk" in text
+    h.feed(p.SlaveDone(2, h.now))
+    assert "DONE" in h.text()
+    h.press("l")
+    assert "Event log" not in h.text()
+    assert len(slave_lines(h)) == 2

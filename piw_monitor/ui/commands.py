@@ -60,6 +60,47 @@ def _help(console):
     console.show_help()
 
 
+@command("details", "Toggle the details pane")
+def _details(console):
+    console.toggle_details()
+
+
+@command("log", "Toggle the event log")
+def _log(console):
+    console.toggle_log()
+
+
+@command("sort-next", "Sort by the next column")
+def _sort_next(console):
+    console.sort_next()
+
+
+@command("sort-reverse", "Reverse the sort order")
+def _sort_reverse(console):
+    console.sort_by(console.slave_list.sort_column,
+                    not console.slave_list.reverse)
+
+
+@command("filter", "Start typing a filter")
+def _filter(console):
+    console.start_filter()
+
+
+@command("filter-done", "Keep the filter")
+def _filter_done(console):
+    console.end_filter()
+
+
+@command("filter-clear", "Clear the filter")
+def _filter_clear(console):
+    console.end_filter(clear=True)
+
+
+@command("menu", "Open the action menu of the selected row")
+def _menu(console):
+    console.open_menu()
+
+
 @command("focus-next", "Focus the next area")
 def _focus_next(console):
     console.cycle_focus(1)

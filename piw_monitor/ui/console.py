@@ -15,11 +15,14 @@ import urwid
 
 from ..actions import slave_name
 from . import commands
+from .details import DetailsPane
 from .dialogs import ConfirmDialog
 from .help import HelpDialog
 from .keys import lookup
+from .menus import ActionMenu, LogView, farm_actions, slave_actions
 from .widgets import (
-    ButtonBar, ColumnHeader, MasterHeader, SlaveList, StatusLine, View,
+    COLUMNS, ButtonBar, ColumnHeader, MasterHeader, SlaveList, StatusLine,
+    View,
 )
 
 __all__ = ["Console", "MIN_COLS", "MIN_ROWS"]
@@ -27,6 +30,41 @@ __all__ = ["Console", "MIN_COLS", "MIN_ROWS"]
 #: Below this size the console shows a notice instead of its layout.
 MIN_COLS = 50
 MIN_ROWS = 8
+
+#: From this width on, the details pane goes beside the list, not below.
+WIDE = 120
+
+#: Rows of the details pane when it is below the list.
+DETAILS_ROWS = 12
+
+
+class ListAndDetails(urwid.WidgetWrap):
+    """The list with the details pane beside it (wide screens) or below."""
+
+    def __init__(self, list_pane, details):
+        self._beside = urwid.Columns(
+            [("weight", 3, list_pane), ("weight", 2, details)],
+            dividechars=1, focus_column=0)
+        self._below = urwid.Pile(
+            [("weight", 1, list_pane), (DETAILS_ROWS, details)], focus_item=0)
+        super().__init__(self._beside)
+
+    def _pick(self, size):
+        want = self._beside if size[0] >= WIDE else self._below
+        if want is not self._w:
+            self._w = want
+
+    def render(self, size, focus=False):
+        self._pick(size)
+        return super().render(size, focus)
+
+    def keypress(self, size, key):
+        self._pick(size)
+        return super().keypress(size, key)
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        self._pick(size)
+        return super().mouse_event(size, event, button, col, row, focus)
 
 
 class Console(urwid.WidgetWrap):
@@ -48,13 +86,24 @@ class Console(urwid.WidgetWrap):
         self.view = View(farm, clock())
         self.header = MasterHeader(farm, self.view, status_queue)
         self.slave_list = SlaveList(farm, self.view)
+        self.header.slave_list = self.slave_list
+        self.column_header = ColumnHeader(on_click=self.sort_by)
+        self.list_pane = urwid.Frame(self.slave_list,
+                                     header=self.column_header)
+        self.details = DetailsPane(farm, self.view, self.slave_list)
+        self.log_view = LogView(farm)
+        self.show_details = False
+        self.show_log = False
+        self.filtering = False
+        self.filter_edit = urwid.Edit(("filter", "Filter: "))
         self.status = StatusLine()
         self.buttons = ButtonBar(self._button_pressed,
                                  read_only=actions.read_only)
+        self.footer = urwid.Pile([self.status, self.buttons])
         self.frame = urwid.Frame(
-            body=self.slave_list,
-            header=urwid.Pile([self.header, ColumnHeader()]),
-            footer=urwid.Pile([self.status, self.buttons]),
+            body=self.list_pane,
+            header=self.header,
+            footer=self.footer,
             focus_part="body",
         )
         self.dialog = None
@@ -90,6 +139,10 @@ class Console(urwid.WidgetWrap):
             self.slave_list.tick()
         if tick or changes:
             self.header.update()
+        if self.show_details:
+            self.details.update()
+        if self.show_log:
+            self.log_view.update()
 
     def _note_connection(self):
         """Say on the status line when the master comes and goes."""
@@ -117,8 +170,85 @@ class Console(urwid.WidgetWrap):
 
     @property
     def focus_area(self):
-        """'list' or 'buttons': where the keyboard focus is."""
-        return "list" if self.frame.focus_position == "body" else "buttons"
+        """
+        Where the keyboard focus is: 'list', 'log' (the event log replaces
+        the list), 'filter' (typing a filter) or 'buttons'.
+        """
+        if self.filtering:
+            return "filter"
+        if self.frame.focus_position == "body":
+            return "log" if self.show_log else "list"
+        return "buttons"
+
+    # ------------------------------------------------------------ views
+
+    def _layout_body(self):
+        if self.show_log:
+            body = self.log_view
+        elif self.show_details:
+            body = ListAndDetails(self.list_pane, self.details)
+        else:
+            body = self.list_pane
+        self.frame.body = body
+
+    def toggle_details(self):
+        """Show or hide the details pane."""
+        self.show_details = not self.show_details
+        self.show_log = False
+        self.details.update()
+        self._layout_body()
+
+    def toggle_log(self):
+        """Show or hide the event log (in place of the list)."""
+        self.show_log = not self.show_log
+        self.log_view.update()
+        self._layout_body()
+        self.frame.focus_position = "body"
+
+    def sort_by(self, column, reverse=False):
+        """Sort the list by *column* (one of :data:`~.widgets.COLUMNS`)."""
+        self.slave_list.set_sort(column, reverse)
+        self.column_header.set_sort(column, reverse)
+        title = dict(COLUMNS)[column]
+        self.status.show(f"Sorted by {title.lower() if column != 'state' else 'state'}"
+                         + (", reversed" if reverse else "") + ".")
+
+    def sort_next(self):
+        """Sort by the next column, in screen order."""
+        names = [name for name, _title in COLUMNS]
+        current = names.index(self.slave_list.sort_column)
+        self.sort_by(names[(current + 1) % len(names)])
+
+    def start_filter(self):
+        """Start typing a filter at the bottom of the screen."""
+        self.filtering = True
+        self.filter_edit.set_edit_text(self.slave_list.filter_text)
+        self.filter_edit.set_edit_pos(len(self.slave_list.filter_text))
+        self.footer.contents[0] = (self.filter_edit, ("pack", None))
+        self.footer.focus_position = 0
+        self.frame.focus_position = "footer"
+
+    def end_filter(self, clear=False):
+        """Stop typing the filter; with *clear*, show every slave again."""
+        if clear:
+            self.slave_list.set_filter("")
+        if self.filtering:
+            self.filtering = False
+            self.footer.contents[0] = (self.status, ("pack", None))
+            self.footer.focus_position = 1
+            self.frame.focus_position = "body"
+        text = self.slave_list.filter_text
+        if text:
+            self.status.show(
+                f"Showing {self.slave_list.shown} of {self.slave_list.total} "
+                f"slaves matching '{text}'; Esc clears.")
+        elif clear:
+            self.status.show("Filter cleared: every slave is shown.")
+
+    def _type_filter(self, size, key):
+        self.filter_edit.keypress((max(size[0], 10),), key)
+        self.slave_list.set_filter(self.filter_edit.edit_text)
+        self.header.update()
 
     def cycle_focus(self, direction):
         """Move the focus between the slave list and the buttons."""
@@ -209,6 +339,50 @@ class Console(urwid.WidgetWrap):
         self.open_dialog(HelpDialog(lambda _yes: self.close_dialog()),
                          height=("relative", 90))
 
+    def open_menu(self):
+        """Open the actions for the selected row (the master's: farm-wide)."""
+        slave = self.slave_list.selected
+        if slave is None:
+            title, entries = "The whole farm", farm_actions()
+        else:
+            title = slave_name(slave).capitalize()
+            entries = slave_actions(slave) + farm_actions()
+
+        def choose(entry):
+            self.close_dialog()
+            if entry is not None:
+                self._perform(entry, slave)
+
+        self.open_dialog(ActionMenu(title, entries, choose))
+
+    def _perform(self, entry, slave):
+        label, text, method, dangerous = entry
+        if method == "terminate":
+            self.confirm_terminate()
+            return
+        if method == "kill":
+            self.confirm_kill()
+            return
+        action = getattr(self.actions, method)
+        if method == "skip_all":
+            run = lambda: action(self.farm.rows())  # noqa: E731
+        elif method in ("skip", "kill_now"):
+            run = lambda: action(slave)  # noqa: E731
+        else:
+            run = action
+        if not dangerous:
+            self.act(run())
+            return
+
+        def answer(yes):
+            self.close_dialog()
+            if yes:
+                self.act(run())
+            else:
+                self.status.show(f"{label}: cancelled; nothing sent.")
+
+        self.open_dialog(ConfirmDialog(label, f"{text}\n\nGo ahead?", answer))
+
     def quit(self, message=None):
         """End the monitor; the master is left alone."""
         self.on_quit(message)
@@ -223,13 +397,24 @@ class Console(urwid.WidgetWrap):
                 if binding is not None:
                     commands.run(binding.command, self)
             return None
+        if self.filtering:
+            binding = lookup(key, "filter")
+            if binding is not None:
+                commands.run(binding.command, self)
+            else:
+                self._type_filter(size, key)
+            return None
         binding = lookup(key, "global")
         if binding is None:
             binding = lookup(key, self.focus_area)
         if binding is not None:
             commands.run(binding.command, self)
-            return None
-        return self._w.keypress(size, key)
+            key = None
+        else:
+            key = self._w.keypress(size, key)
+        if self.show_details:
+            self.details.update()
+        return key
 
     def _small(self, size):
         return len(size) == 2 and (size[0] < MIN_COLS or size[1] < MIN_ROWS)
@@ -242,4 +427,7 @@ class Console(urwid.WidgetWrap):
     def mouse_event(self, size, event, button, col, row, focus):
         if self._small(size):
             return False
-        return super().mouse_event(size, event, button, col, row, focus)
+        handled = super().mouse_event(size, event, button, col, row, focus)
+        if handled and self.show_details:
+            self.details.update()
+        return handled

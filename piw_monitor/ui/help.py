@@ -12,6 +12,7 @@ CONTEXT_TITLES = {
     "global": "Anywhere",
     "list": "In the slave list",
     "buttons": "On the buttons",
+    "filter": "Typing a filter",
     "dialog": "In a dialog",
 }
 

@@ -14,6 +14,8 @@ Contexts:
     while the slave list has the focus;
 ``buttons``
     while the button bar has the focus;
+``filter``
+    while the filter is being typed (other keys are typed into it);
 ``dialog``
     while a dialog is open (it takes every other key for itself).
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 __all__ = ["Binding", "KEYS", "CONTEXTS", "lookup"]
 
-CONTEXTS = ("global", "list", "buttons", "dialog")
+CONTEXTS = ("global", "list", "buttons", "filter", "dialog")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ KEYS = (
     Binding("ctrl c", "quit", "global", "Quit the monitor"),
     Binding("h", "help", "global", "Show every key and action"),
     Binding("?", "help", "global", "Show every key and action"),
+    Binding("d", "details", "global",
+            "Show or hide the details of the selected row"),
+    Binding("l", "log", "global", "Show or hide the event log"),
+    Binding("s", "sort-next", "global", "Sort by the next column"),
+    Binding("S", "sort-reverse", "global", "Reverse the sort order"),
+    Binding("/", "filter", "global",
+            "Filter the slaves by label, ABI or task"),
     Binding("tab", "focus-next", "global",
             "Move between the slave list and the buttons"),
     Binding("shift tab", "focus-prev", "global",
@@ -59,6 +68,12 @@ KEYS = (
     Binding("page down", "select-page-down", "list", "Move down a page"),
     Binding("home", "select-first", "list", "Select the first slave"),
     Binding("end", "select-last", "list", "Select the last slave"),
+    Binding("enter", "menu", "list",
+            "Open the actions for the selected row"),
+    Binding("esc", "filter-clear", "list", "Clear the filter"),
+    # typing a filter
+    Binding("enter", "filter-done", "filter", "Keep the filter, back to the list"),
+    Binding("esc", "filter-clear", "filter", "Clear the filter"),
     # the button bar
     Binding("enter", "press-button", "buttons", "Press the focused button"),
     Binding(" ", "press-button", "buttons", "Press the focused button"),

@@ -10,8 +10,11 @@ costs a handful of redraws of the rows in view, not a re-layout of the list.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import urwid
 
+from ..model import STATES, Slave
 from ..sanitize import printable
 from . import format as fmt
 
@@ -156,10 +159,62 @@ class SlaveRow(urwid.Widget):
         return text.render((maxcol,))
 
 
+#: The list's columns: (name, title), in screen order.
+COLUMNS = (
+    ("state", "S"), ("id", "#"), ("label", "Label"), ("abi", "ABI"),
+    ("up", "Up time"), ("task-time", "Task time"), ("task", "Task"),
+)
+
+_STATE_ORDER = {state: i for i, state in enumerate(STATES)}
+
+
+def sort_key(column, now):
+    """A key function ordering slaves by *column* at time *now*."""
+    never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    keys = {
+        "state": lambda s: (_STATE_ORDER[s.state(now)], s.sort_key()),
+        "id": lambda s: s.slave_id,
+        "label": lambda s: (s.label, s.slave_id),
+        "abi": Slave.sort_key,
+        # longest up / in task first reads naturally; S reverses
+        "up": lambda s: (s.first_seen or never, s.slave_id),
+        "task-time": lambda s: (s.task_since or never, s.slave_id),
+        "task": lambda s: (s.task_text(), s.slave_id),
+    }
+    return keys[column]
+
+
+def column_at(width, col):
+    """The name of the list column under screen column *col*, or None."""
+    layout = Layout.for_width(width)
+    widths = [1, layout.ID, layout.label, layout.ABI, layout.TIME,
+              layout.TIME, layout.task]
+    x = 0
+    for (name, _title), w in zip(COLUMNS, widths, strict=True):
+        if x <= col < x + w + layout.GAP:
+            return name
+        x += w + layout.GAP
+    return "task" if col >= x else None
+
+
 class ColumnHeader(urwid.Widget):
-    """The titles above the slave list's columns."""
+    """
+    The titles above the slave list's columns; the sorted column is marked
+    with an arrow, and a click on a title sorts by it.
+    """
 
     _sizing = frozenset([urwid.Sizing.FLOW])
+
+    def __init__(self, on_click=None):
+        super().__init__()
+        self.on_click = on_click
+        self.sort_column = "abi"
+        self.reverse = False
+
+    def set_sort(self, column, reverse):
+        """Show that the list is sorted by *column*."""
+        self.sort_column, self.reverse = column, reverse
+        self._invalidate()
 
     def rows(self, size, focus=False):
         return 1
@@ -167,137 +222,262 @@ class ColumnHeader(urwid.Widget):
     def render(self, size, focus=False):
         (maxcol,) = size
         layout = Layout.for_width(maxcol)
-        left, task = layout.cells(
-            "S", "#", "Label", "ABI", "Up time", "Task time", "Task")
+        arrow = "\N{BLACK DOWN-POINTING SMALL TRIANGLE}" if self.reverse \
+            else "\N{BLACK UP-POINTING SMALL TRIANGLE}"
+        titles = [title + (arrow if name == self.sort_column else "")
+                  for name, title in COLUMNS]
+        left, task = layout.cells(*titles)
         return urwid.Text(
             ("colhead", left + task), wrap="clip").render((maxcol,))
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        if self.on_click is None or not urwid.util.is_mouse_press(event) \
+                or button != 1:
+            return False
+        column = column_at(size[0], col)
+        if column is None:
+            return False
+        self.on_click(column)
+        return True
+
+
+class MasterRow(urwid.Widget):
+    """The master's own row, at the top of the list."""
+
+    _sizing = frozenset([urwid.Sizing.FLOW])
+    _selectable = True
+
+    def __init__(self, view):
+        super().__init__()
+        self.view = view
+        self.selected = False
+        self.slave = None
+
+    def rows(self, size, focus=False):
+        return 1
+
+    def keypress(self, size, key):
+        return key
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        return urwid.util.is_mouse_press(event) and button == 1
+
+    def render(self, size, focus=False):
+        (maxcol,) = size
+        self.view.drawn.add(self)
+        view = self.view
+        m = view.farm.master
+        now = view.now
+        state = m.state(now)
+        words = {
+            "waiting": "Waiting for the master", "connected": "Running",
+            "paused": "Paused", "silent": "Silent", "lost": "Connection lost",
+        }[state]
+        if m.stats is not None and state in ("connected", "paused"):
+            words += (f"; {sum(m.stats.builds_pending.values())} builds "
+                      "pending")
+        layout = Layout.for_width(maxcol)
+        left, task = layout.cells(
+            "\N{BLACK SQUARE}", "", m.label or "master", "",
+            fmt.duration(fmt.since(now, m.started)),
+            "", words)
+        base = "focus" if focus else "selected" if self.selected else \
+            "master-row"
+        return urwid.Text([(base, left), (base, task)],
+                          wrap="clip").render((maxcol,))
+
+
+class EmptyRow(urwid.Text):
+    """Stands below the master's row while no slave is known."""
+
+    slave = None
+    selected = False
+
+    def __init__(self):
+        super().__init__(("dim", "  No build slaves known yet."))
 
 
 class SlaveList(urwid.WidgetWrap):
     """
-    The slave list: a :class:`urwid.ListBox` of :class:`SlaveRow`, in the
-    model's row order, keeping the selection on a sensible row as rows come
-    and go.
+    The list: the master's row, then a :class:`SlaveRow` per slave, in the
+    model's order or sorted by a column, optionally filtered; the selection
+    stays on a sensible row as rows come and go.
     """
 
     def __init__(self, farm, view):
         self.farm = farm
         self.view = view
         self._rows = {}
-        self._walker = urwid.SimpleFocusListWalker([])
+        self.master_row = MasterRow(view)
+        self._empty = EmptyRow()
+        self._walker = urwid.SimpleFocusListWalker(
+            [self.master_row, self._empty])
         self._listbox = urwid.ListBox(self._walker)
-        self._empty = urwid.Filler(urwid.Text(
-            ("dim", "No build slaves known yet."), align="center"), "top")
         self._height = 10
+        self._user_moved = False
+        #: the column the rows are sorted by ("abi" is the model's order)
+        self.sort_column = "abi"
+        self.reverse = False
+        #: only slaves whose label, ABI or task contains this are shown
+        self.filter_text = ""
+        #: how many slaves are shown (after the filter)
+        self.shown = 0
         urwid.connect_signal(self._walker, "modified", self._focus_moved)
         self._selected = None
-        super().__init__(self._empty)
+        super().__init__(self._listbox)
+        self._focus_moved()
 
     # --------------------------------------------------------------- queries
 
     @property
     def selected(self):
-        """The selected slave, or None when the list is empty."""
-        if not self._walker:
-            return None
+        """The selected slave, or None (the master's row, or no rows)."""
         return self._walker.get_focus()[0].slave
 
     @property
-    def row_widgets(self):
-        """The row widgets in display order."""
-        return list(self._walker)
+    def master_selected(self):
+        """True when the master's row is selected."""
+        return self._walker.get_focus()[0] is self.master_row
 
-    def selectable(self):
-        return bool(self._walker)
+    @property
+    def row_widgets(self):
+        """The slave rows in display order."""
+        return [w for w in self._walker if isinstance(w, SlaveRow)]
 
     # --------------------------------------------------------------- updates
 
+    @property
+    def _dynamic(self):
+        # with a filter or another order, any change may move rows
+        return bool(self.filter_text) or self.sort_column != "abi" \
+            or self.reverse
+
     def sync(self, changes):
         """Bring the list up to date with the model's *changes*."""
-        if changes.order:
+        if changes.order or (self._dynamic and changes.slaves):
             self._rebuild()
         rows = self._rows
         for sid in changes.slaves:
             row = rows.get(sid)
             if row is not None:
                 row._invalidate()
+        if changes.master:
+            self.master_row._invalidate()
 
     def tick(self):
         """The clock moved: redraw the rows on screen (their timers)."""
         drawn, self.view.drawn = self.view.drawn, set()
         for row in drawn:
             row._invalidate()
+        if self.sort_column in ("state", "up", "task-time"):
+            self._rebuild()
 
     def invalidate_all(self):
         """Redraw every row (the master's state changed their look)."""
         for row in self._walker:
             row._invalidate()
 
+    def set_sort(self, column, reverse=False):
+        """Order the rows by *column* (see :data:`COLUMNS`)."""
+        self.sort_column, self.reverse = column, reverse
+        self._rebuild()
+
+    def set_filter(self, text):
+        """Show only slaves whose label, ABI or task contains *text*."""
+        self.filter_text = text
+        self._rebuild()
+
+    def _matches(self, slave, needle):
+        return (needle in slave.label.lower() or needle in slave.abi.lower()
+                or needle in slave.task_text().lower())
+
     def _rebuild(self):
         old = self._selected
-        old_index = self._walker.focus if self._walker else 0
-        farm_rows = self.farm.rows()
+        old_index = self._walker.focus
+        slaves = self.farm.rows()
+        total = len(slaves)
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            slaves = [s for s in slaves if self._matches(s, needle)]
+        if self.sort_column != "abi" or self.reverse:
+            slaves = sorted(slaves, key=sort_key(self.sort_column,
+                                                 self.view.now),
+                            reverse=self.reverse)
+        self.shown, self.total = len(slaves), total
         rows = {}
-        widgets = []
-        for slave in farm_rows:
+        widgets = [self.master_row]
+        for slave in slaves:
             row = self._rows.get(slave.slave_id)
             if row is None or row.slave is not slave:
                 row = SlaveRow(slave, self.view)
             rows[slave.slave_id] = row
             widgets.append(row)
         self._rows = rows
+        if len(widgets) == 1:
+            widgets.append(self._empty)
         self._walker[:] = widgets
-        if widgets:
-            index = None
-            if old is not None and old.slave.slave_id in rows:
-                index = widgets.index(rows[old.slave.slave_id])
-            if index is None:
-                index = min(old_index or 0, len(widgets) - 1)
-            self._walker.set_focus(index)
-            self._w = self._listbox
-        else:
-            self._w = self._empty
+        index = None
+        if old is not None and old.slave is not None \
+                and old.slave.slave_id in rows:
+            index = widgets.index(rows[old.slave.slave_id])
+        elif old is self.master_row and (self._user_moved or len(widgets) == 1):
+            index = 0
+        if index is None:
+            # the selected slave went: stay at the same place in the list;
+            # before the user moved, start on the first slave
+            index = old_index if self._user_moved else 1
+            index = max(0, min(index, len(widgets) - 1))
+            if not rows:
+                index = 0
+        self._walker.set_focus(index)
         self._focus_moved()
 
     def _focus_moved(self):
-        new = self._walker.get_focus()[0] if self._walker else None
+        new = self._walker.get_focus()[0]
         old = self._selected
         if old is new:
             return
         if old is not None:
             old.selected = False
             old._invalidate()
-        if new is not None:
-            new.selected = True
-            new._invalidate()
+        new.selected = True
+        new._invalidate()
         self._selected = new
 
     # --------------------------------------------------------------- moving
 
     def move(self, delta):
         """Move the selection *delta* rows."""
-        if self._walker:
-            index = self._walker.focus + delta
-            self.move_to(max(0, min(index, len(self._walker) - 1)))
+        self.move_to(self._walker.focus + delta)
 
     def move_page(self, direction):
         """Move the selection a page up (-1) or down (1)."""
         self.move(direction * max(self._height - 1, 1))
 
     def move_to(self, index):
-        """Select row *index* (negative counts from the end)."""
-        if self._walker:
-            if index < 0:
-                index += len(self._walker)
-            index = max(0, min(index, len(self._walker) - 1))
-            self._walker.set_focus(index)
-            self._invalidate()
+        """Select row *index* (negative counts from the end; 0 is the master)."""
+        last = len(self._rows)  # the master's row is 0, slaves 1 to last
+        if index < 0:
+            index += last + 1
+        index = max(0, min(index, last))
+        self._user_moved = True
+        self._walker.set_focus(index)
+        self._invalidate()
 
     def select_slave(self, slave_id):
         """Select the row of *slave_id*, if it is listed."""
         row = self._rows.get(slave_id)
         if row is not None:
             self.move_to(self._walker.index(row))
+
+    def keypress(self, size, key):
+        return key
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        handled = super().mouse_event(size, event, button, col, row, focus)
+        if handled:
+            self._user_moved = True
+        return handled
 
     def render(self, size, focus=False):
         if len(size) == 2:
@@ -312,6 +492,8 @@ class MasterHeader(urwid.WidgetWrap):
         self.farm = farm
         self.view = view
         self.status_queue = status_queue
+        #: the list, when it is filtered the counts say how many are shown
+        self.slave_list = None
         self._line1 = urwid.Text("", wrap="ellipsis")
         self._line2 = urwid.Text("", wrap="ellipsis")
         super().__init__(urwid.AttrMap(
@@ -358,7 +540,12 @@ class MasterHeader(urwid.WidgetWrap):
         total = sum(counts.values())
         detail = ", ".join(
             f"{n} {state}" for state, n in counts.items() if n)
-        parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
+        listed = self.slave_list
+        if listed is not None and listed.filter_text:
+            parts.append(f"{listed.shown} of {total} slaves "
+                         f"(filter '{printable(listed.filter_text, 20)}')")
+        else:
+            parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
         markup = [("header", " \N{MIDDLE DOT} ".join(parts))]
         if farm.bad_frames:
             markup.append(("header-bad",
