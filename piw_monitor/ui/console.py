@@ -353,7 +353,8 @@ class Console(urwid.WidgetWrap):
             if entry is not None:
                 self._perform(entry, slave)
 
-        self.open_dialog(ActionMenu(title, entries, choose))
+        self.open_dialog(ActionMenu(title, entries, choose),
+                         height=("relative", 90))
 
     def _perform(self, entry, slave):
         label, text, method, dangerous = entry

@@ -69,9 +69,9 @@ class ActionMenu(urwid.WidgetWrap):
                                        left=4))
         items.append(urwid.Divider())
         items.append(urwid.Text(("dim-dialog", "Enter chooses; Esc closes.")))
+        # a box: on a short screen the list scrolls with the focus
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(items))
-        body = urwid.Padding(urwid.BoxAdapter(self._list, len(items)),
-                             left=1, right=1)
+        body = urwid.Padding(self._list, left=1, right=1)
         super().__init__(urwid.AttrMap(
             urwid.LineBox(body, title=printable(title, 60)), "dialog"))
 
