@@ -41,3 +41,7 @@ man_pages = [
      "a terminal console for a piwheels master and its build slaves",
      [author], 1),
 ]
+
+# urwid widget methods we override keep urwid docstrings full of its own
+# cross-references; ours say what they need to.
+autodoc_inherit_docstrings = False
