@@ -21,8 +21,8 @@ from .help import HelpDialog
 from .keys import lookup
 from .menus import ActionMenu, LogView, farm_actions, slave_actions
 from .widgets import (
-    COLUMNS, ButtonBar, ColumnHeader, MasterHeader, SlaveList, StatusLine,
-    View,
+    COLUMNS, ButtonBar, ColumnHeader, MasterHeader, Responsive, SlaveList,
+    StatusLine, View,
 )
 
 __all__ = ["Console", "MIN_COLS", "MIN_ROWS"]
@@ -38,7 +38,7 @@ WIDE = 120
 DETAILS_ROWS = 12
 
 
-class ListAndDetails(urwid.WidgetWrap):
+class ListAndDetails(Responsive):
     """The list with the details pane beside it (wide screens) or below."""
 
     def __init__(self, list_pane, details):
@@ -49,22 +49,8 @@ class ListAndDetails(urwid.WidgetWrap):
             [("weight", 1, list_pane), (DETAILS_ROWS, details)], focus_item=0)
         super().__init__(self._beside)
 
-    def _pick(self, size):
-        want = self._beside if size[0] >= WIDE else self._below
-        if want is not self._w:
-            self._w = want
-
-    def render(self, size, focus=False):
-        self._pick(size)
-        return super().render(size, focus)
-
-    def keypress(self, size, key):
-        self._pick(size)
-        return super().keypress(size, key)
-
-    def mouse_event(self, size, event, button, col, row, focus):
-        self._pick(size)
-        return super().mouse_event(size, event, button, col, row, focus)
+    def pick(self, size):
+        return self._beside if size[0] >= WIDE else self._below
 
 
 class Console(urwid.WidgetWrap):

@@ -19,8 +19,10 @@ from ..sanitize import printable
 from . import format as fmt
 
 __all__ = [
-    "View", "Layout", "SlaveRow", "SlaveList", "ColumnHeader",
-    "MasterHeader", "StatusLine", "ButtonBar", "BUTTONS", "STATE_MARKER",
+    "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
+    "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "StatusLine",
+    "ButtonBar", "BUTTONS", "COLUMNS", "STATE_MARKER", "sort_key",
+    "column_at",
 ]
 
 #: The marker drawn in a row's first column, coloured by state.
@@ -100,17 +102,17 @@ def _task_words(slave, state, now):
     return text
 
 
-class SlaveRow(urwid.Widget):
-    """One row of the slave list; it draws itself from its slave's record."""
+class ListRow(urwid.Widget):
+    """A one-line, selectable row of the list that draws itself."""
 
     _sizing = frozenset([urwid.Sizing.FLOW])
     _selectable = True
-    ignore_focus = False
 
-    def __init__(self, slave, view):
+    def __init__(self, view, slave=None):
         super().__init__()
-        self.slave = slave
         self.view = view
+        #: the slave shown, None for the master's row
+        self.slave = slave
         #: the row is the list's selection (drawn even without focus)
         self.selected = False
 
@@ -123,6 +125,13 @@ class SlaveRow(urwid.Widget):
     def mouse_event(self, size, event, button, col, row, focus):
         # the list has already selected the row on a left press
         return urwid.util.is_mouse_press(event) and button == 1
+
+
+class SlaveRow(ListRow):
+    """One row of the slave list; it draws itself from its slave's record."""
+
+    def __init__(self, slave, view):
+        super().__init__(view, slave)
 
     def markup(self, width, focus=False):
         """The row's text and attributes at *width* columns."""
@@ -241,26 +250,8 @@ class ColumnHeader(urwid.Widget):
         return True
 
 
-class MasterRow(urwid.Widget):
+class MasterRow(ListRow):
     """The master's own row, at the top of the list."""
-
-    _sizing = frozenset([urwid.Sizing.FLOW])
-    _selectable = True
-
-    def __init__(self, view):
-        super().__init__()
-        self.view = view
-        self.selected = False
-        self.slave = None
-
-    def rows(self, size, focus=False):
-        return 1
-
-    def keypress(self, size, key):
-        return key
-
-    def mouse_event(self, size, event, button, col, row, focus):
-        return urwid.util.is_mouse_press(event) and button == 1
 
     def render(self, size, focus=False):
         (maxcol,) = size
@@ -579,7 +570,38 @@ class StatusLine(urwid.WidgetWrap):
             ("status-error" if error else "status", printable(text, 300)))
 
 
-class ButtonBar(urwid.WidgetWrap):
+class Responsive(urwid.WidgetWrap):
+    """
+    A wrapper that picks which of its layouts to show from the size it is
+    given, before every render, key and click (:meth:`pick`).
+    """
+
+    def pick(self, size):
+        """Return the layout for *size*."""
+        raise NotImplementedError
+
+    def _pick(self, size):
+        want = self.pick(size)
+        if want is not self._w:
+            self._switch(want)
+
+    def _switch(self, layout):
+        self._w = layout
+
+    def render(self, size, focus=False):
+        self._pick(size)
+        return super().render(size, focus)
+
+    def keypress(self, size, key):
+        self._pick(size)
+        return super().keypress(size, key)
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        self._pick(size)
+        return super().mouse_event(size, event, button, col, row, focus)
+
+
+class ButtonBar(Responsive):
     """
     The buttons of the spec's actions, each with its hotkey highlighted.
     When the full labels do not fit the width, shorter ones are drawn.
@@ -621,24 +643,13 @@ class ButtonBar(urwid.WidgetWrap):
     def _columns(self):
         return self._w.original_widget
 
-    def _pick(self, size):
-        want = self._full if size[0] >= self._full_width else self._short
-        if want is not self._w:
-            position = self._columns.focus_position
-            self._w = want
-            self._columns.focus_position = position
+    def pick(self, size):
+        return self._full if size[0] >= self._full_width else self._short
 
-    def render(self, size, focus=False):
-        self._pick(size)
-        return super().render(size, focus)
-
-    def keypress(self, size, key):
-        self._pick(size)
-        return super().keypress(size, key)
-
-    def mouse_event(self, size, event, button, col, row, focus):
-        self._pick(size)
-        return super().mouse_event(size, event, button, col, row, focus)
+    def _switch(self, layout):
+        position = self._columns.focus_position
+        self._w = layout
+        self._columns.focus_position = position
 
     def focus_first(self):
         """Put the focus on the first button."""
