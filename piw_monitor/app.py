@@ -240,7 +240,8 @@ def run(args):
             link.open()
         except LinkError as exc:
             print(f"piw-monitor: error: {exc}", file=sys.stderr)
-            return 2
+            # a monitoring probe that cannot even start says UNKNOWN
+            return 3 if args.check else 2
         if args.json or args.check:
             return _headless(args, link)
         monitor = Monitor(link, read_only=read_only)
@@ -284,13 +285,7 @@ def _headless(args, link):
             warn_disk=args.warn_disk, crit_disk=args.crit_disk)
     if args.once:
         return headless.run_once(link, utcnow, timeout or cli.DEFAULT_TIMEOUT)
-    old = signal.signal(signal.SIGTERM, _raise_signal)
-    try:
-        return headless.run_stream(link, utcnow, timeout)
-    except Signalled:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    return headless.run_stream(link, utcnow, timeout)
 
 
 def main(argv=None):
@@ -298,5 +293,8 @@ def main(argv=None):
     args = cli.parse_args(argv)
     try:
         return run(args)
+    except KeyboardInterrupt:
+        print("piw-monitor: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # the screen is already restored here
         return report_crash(exc)

@@ -457,6 +457,9 @@ def _check_combination(parser, args):
         parser.error("--once goes with --json")
     if args.check and args.json:
         parser.error("--check and --json cannot be used together")
+    if args.read_only and (args.once or args.check):
+        parser.error("--read-only cannot ask the master for the replay that "
+                     "--once and --check need")
     if args.crit_silent < args.warn_silent:
         parser.error("--crit-silent must not be below --warn-silent")
     if args.crit_disk > args.warn_disk:

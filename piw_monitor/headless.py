@@ -11,29 +11,43 @@ Headless modes, for scripts and monitoring systems: no terminal, no urwid.
     word, with performance data, and the exit status 0 (OK), 1 (WARNING),
     2 (CRITICAL) or 3 (UNKNOWN).
 
-The master sends no "end of replay" marker: the replay counts as complete
-once a master HELLO has arrived and the stream has then been quiet for
-:data:`REPLAY_QUIET` seconds.
+The master sends no "end of replay" marker. The replay arrives as a burst
+(as fast as the master can send it) right after the master's HELLO; the live
+traffic of a farm is a trickle by comparison. The replay therefore counts as
+complete once a master HELLO has arrived, no frame is known to be waiting,
+and the last :data:`REPLAY_QUIET` seconds (all after the HELLO) brought at
+most :data:`REPLAY_TRICKLE` frames: a farm whose live traffic never pauses
+for that long is still judged complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import select
+import signal
 import sys
+import threading
 import time
+from collections import deque
 
-from .model import STATES, Farm
+from .model import Farm
 from .protocol import MasterHello
 
 __all__ = [
     "snapshot", "master_json", "slave_json", "run_once", "run_stream",
-    "run_check", "judge", "REPLAY_QUIET", "OK", "WARNING", "CRITICAL",
-    "UNKNOWN",
+    "run_check", "judge", "REPLAY_QUIET", "REPLAY_TRICKLE", "OK", "WARNING",
+    "CRITICAL", "UNKNOWN",
 ]
 
-#: Quiet time after the master's HELLO that marks the end of its replay.
+#: The window, in seconds, that must pass after the master's HELLO with at
+#: most :data:`REPLAY_TRICKLE` frames in it for the replay to count as complete.
 REPLAY_QUIET = 0.3
+
+#: The most frames the last :data:`REPLAY_QUIET` seconds may bring for the
+#: replay to count as complete (a replay comes far faster; a live farm far
+#: slower).
+REPLAY_TRICKLE = 50
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATUS_WORDS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
@@ -90,11 +104,11 @@ def slave_json(slave, now):
     """One slave's part of a snapshot, as plain JSON data."""
     return {
         "id": slave.slave_id,
-        "label": slave.label,
-        "abi": slave.abi,
-        "python": slave.py_version,
-        "platform": slave.platform,
-        "os": f"{slave.os_name} {slave.os_version}".strip(),
+        "label": slave.label or None,
+        "abi": slave.abi or None,
+        "python": slave.py_version or None,
+        "platform": slave.platform or None,
+        "os": f"{slave.os_name} {slave.os_version}".strip() or None,
         "state": slave.state(now),
         "task": slave.task_text(),
         "package": slave.package if slave.task == "building" else None,
@@ -129,8 +143,10 @@ class _Feeder:
         self.link = link
         self.clock = clock
         self.farm = Farm()
+        #: when (monotonic) the latest master HELLO was applied
         self.hello_at = None
-        self.last_frame_at = None
+        #: (monotonic, frames) of each batch applied since that HELLO
+        self.recent = deque()
 
     def pump(self, timeout):
         """Wait up to *timeout* seconds for frames; apply them."""
@@ -140,12 +156,19 @@ class _Feeder:
         events = self.link.drain(limit=5000)
         if events:
             now = self.clock()
-            mono = time.monotonic()
-            for event in events:
+            after_hello = None
+            for index, event in enumerate(events):
                 self.farm.apply(event, now)
                 if isinstance(event, MasterHello):
-                    self.hello_at = mono
-            self.last_frame_at = mono
+                    after_hello = len(events) - index
+            # stamped once applied: a slow batch must not look like quiet
+            mono = time.monotonic()
+            if after_hello is not None:
+                self.hello_at = mono
+                self.recent.clear()
+                self.recent.append((mono, after_hello))
+            elif self.hello_at is not None:
+                self.recent.append((mono, len(events)))
         return events
 
     def tick(self):
@@ -154,8 +177,15 @@ class _Feeder:
         self.farm.tick(now)
 
     def replay_done(self):
-        return (self.hello_at is not None
-                and time.monotonic() - self.last_frame_at >= REPLAY_QUIET)
+        """See the module's description of a complete replay."""
+        if self.hello_at is None or self.link.pending:
+            return False
+        mono = time.monotonic()
+        if mono - self.hello_at < REPLAY_QUIET:
+            return False
+        while self.recent and self.recent[0][0] <= mono - REPLAY_QUIET:
+            self.recent.popleft()
+        return sum(n for _, n in self.recent) <= REPLAY_TRICKLE
 
 
 def _wait_for_replay(feeder, timeout):
@@ -172,90 +202,165 @@ def _wait_for_replay(feeder, timeout):
     return True
 
 
+def _reader_gone(out):
+    """
+    The reader of *out* went away (``| head``): point its descriptor at
+    /dev/null, so that the interpreter's last flush on the way out cannot
+    fail again and print a complaint.
+    """
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def run_once(link, clock, timeout, out=sys.stdout):
     """
     ``--once --json``: print one snapshot once the replay is complete.
-    Returns 0, or 3 when the master did not answer within *timeout*.
+    Returns 0, or 3 when the replay was not complete within *timeout* (the
+    snapshot is printed all the same, with ``"complete": false``), or 130
+    when interrupted (Ctrl-C) before (nothing is printed on stdout then).
     """
     feeder = _Feeder(link, clock)
-    complete = _wait_for_replay(feeder, timeout)
+    try:
+        complete = _wait_for_replay(feeder, timeout)
+    except KeyboardInterrupt:
+        print("piw-monitor: interrupted", file=sys.stderr)
+        return 130
     data = snapshot(feeder.farm, clock(), link.status_queue)
     data["complete"] = complete
-    out.write(json.dumps(data) + "\n")
-    out.flush()
+    try:
+        out.write(json.dumps(data) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        _reader_gone(out)
     if not complete:
-        print(f"piw-monitor: no answer from the master at "
-              f"{link.status_queue} within {timeout:g} s", file=sys.stderr)
+        if feeder.hello_at is not None:
+            why = "the master's replay did not settle"
+        elif feeder.farm.master.known:
+            why = "the master did not answer HELLO"
+        else:
+            why = "no answer from the master"
+        print(f"piw-monitor: {why} at {link.status_queue} within "
+              f"{timeout:g} s", file=sys.stderr)
         return UNKNOWN
     return OK
 
 
 def run_stream(link, clock, timeout=None, out=sys.stdout):
     """
-    ``--json``: one JSON object per change until interrupted (or until
-    *timeout* seconds have passed, when given). Objects have a ``kind``:
-    ``master`` (the master's state), ``slave`` (one slave's state),
-    ``removed`` (a slave left the list) or ``bad-frame``.
+    ``--json``: one JSON object per change until interrupted (SIGINT or
+    SIGTERM: the line being written is finished first) or until *timeout*
+    seconds have passed, when given. Objects have a ``kind``: ``master``
+    (the master's state), ``slave`` (one slave's state), ``removed`` (a
+    slave left the list) or ``bad-frame``. Returns 0, also when the reader
+    goes away (``| head``).
     """
+    stop = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(
+                signum, lambda signum, _frame: stop.append(signum))
+    try:
+        _stream(link, clock, timeout, out, stop)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): that is the end
+        _reader_gone(out)
+    except KeyboardInterrupt:  # before the handlers were in place
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return OK
+
+
+def _stream(link, clock, timeout, out, stop):
     feeder = _Feeder(link, clock)
     farm = feeder.farm
     deadline = None if timeout is None else time.monotonic() + timeout
     next_tick = time.monotonic() + 1
     bad_seen = 0
     last_master = None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            feeder.pump(0.2)
-            if time.monotonic() >= next_tick:
-                feeder.tick()
-                next_tick = time.monotonic() + 1
-            changes = farm.take_changes()
-            now = clock()
-            lines = []
-            master = master_json(farm, now, link.status_queue)
-            if master != last_master and (changes.master or
-                                          master["state"] != (last_master or {}).get("state")):
-                lines.append({"kind": "master", "time": now.isoformat(),
-                              **master})
-                last_master = master
-            for sid in sorted(changes.slaves):
-                slave = farm.slaves.get(sid)
-                if slave is None:
-                    lines.append({"kind": "removed", "time": now.isoformat(),
+    # slave id -> the state last printed for it
+    shown = {}
+    while not stop and (deadline is None or time.monotonic() < deadline):
+        wait = 0.2 if deadline is None else min(
+            0.2, deadline - time.monotonic())
+        feeder.pump(wait)
+        ticked = time.monotonic() >= next_tick
+        if ticked:
+            feeder.tick()
+            next_tick = time.monotonic() + 1
+        changes = farm.take_changes()
+        now = clock()
+        stamp = now.isoformat()
+        lines = []
+        master = master_json(farm, now, link.status_queue)
+        if master != last_master and (changes.master or master["state"] != (
+                last_master or {}).get("state")):
+            lines.append({"kind": "master", "time": stamp, **master})
+            last_master = master
+        changed = set(changes.slaves)
+        if ticked:
+            # time alone turns a slave late, then silent
+            changed.update(sid for sid, slave in farm.slaves.items()
+                           if shown.get(sid) != slave.state(now))
+        for sid in sorted(changed):
+            slave = farm.slaves.get(sid)
+            if slave is None:
+                if shown.pop(sid, None) is not None:
+                    lines.append({"kind": "removed", "time": stamp,
                                   "id": sid})
-                else:
-                    lines.append({"kind": "slave", "time": now.isoformat(),
-                                  **slave_json(slave, now)})
-            if farm.bad_frames != bad_seen:
-                lines.append({"kind": "bad-frame", "time": now.isoformat(),
-                              "count": farm.bad_frames,
-                              "reason": farm.last_bad_reason})
-                bad_seen = farm.bad_frames
-            if lines:
-                out.write("".join(json.dumps(line) + "\n" for line in lines))
-                out.flush()
-    except KeyboardInterrupt:
-        pass
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): that is the end
-        pass
-    return OK
+            else:
+                line = slave_json(slave, now)
+                shown[sid] = line["state"]
+                lines.append({"kind": "slave", "time": stamp, **line})
+        if farm.bad_frames != bad_seen:
+            lines.append({"kind": "bad-frame", "time": stamp,
+                          "count": farm.bad_frames,
+                          "reason": farm.last_bad_reason or None})
+            bad_seen = farm.bad_frames
+        if lines:
+            out.write("".join(json.dumps(line) + "\n" for line in lines))
+            out.flush()
 
 
 def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
           crit_disk=10.0, heard=True):
     """
-    The probe's verdict: (status, summary, performance data). Disk
-    thresholds are in percent free of the master's disk.
+    The probe's verdict on *farm* at *now*: (status, summary, performance
+    data). *heard* says whether the master's replay was complete; when it
+    was not, nothing is known of the farm and the verdict is CRITICAL.
+    WARNING and CRITICAL come from *warn_silent* and *crit_silent* silent
+    slaves or more, and when the master's free disk is at most *warn_disk*
+    or *crit_disk* percent.
+
+    The performance data's thresholds use the monitoring plugins' range
+    notation, so that they mean exactly what the options mean: ``silent``
+    alerts above ``warn_silent - 1`` (that is, from *warn_silent*), and
+    ``disk_free`` inside ``@0:warn_disk`` (at most *warn_disk*).
     """
     m = farm.master
-    counts = farm.counts(now) if heard else dict.fromkeys(STATES, 0)
+    if not heard:
+        if m.connected:
+            return CRITICAL, "master not answering", []
+        return CRITICAL, "master not reachable", []
+    counts = farm.counts(now)
     slaves = sum(counts.values())
     silent = counts["silent"]
-    perf = [f"slaves={slaves}", f"silent={silent};{warn_silent};{crit_silent}",
-            f"building={counts['building']}", f"bad_frames={farm.bad_frames}"]
-    if not heard:
-        return CRITICAL, "master not reachable", perf
+    perf = [f"slaves={slaves};;;0",
+            f"silent={silent};{warn_silent - 1};{crit_silent - 1};0;{slaves}",
+            f"building={counts['building']};;;0;{slaves}",
+            f"bad_frames={farm.bad_frames};;;0"]
     status = OK
     reasons = []
     state = m.state(now)
@@ -275,7 +380,7 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     disk = ""
     if stats is not None and stats.disk_size:
         pct = 100.0 * stats.disk_free / stats.disk_size
-        perf.append(f"disk_free={pct:.1f}%;{warn_disk:g};{crit_disk:g};0;100")
+        perf.append(f"disk_free={pct:.2f}%;@{warn_disk:g};@{crit_disk:g};0;100")
         disk = f", disk free {pct:.0f}%"
         if pct <= crit_disk:
             status = CRITICAL
@@ -285,24 +390,37 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
             reasons.append(f"disk free {pct:.1f}%")
     label = m.label or "master"
     summary = (f"{label} {'paused' if m.paused else 'running'}, "
-               f"{slaves} slaves ({silent} silent){disk}")
+               f"{slaves} slave{'s' if slaves != 1 else ''} "
+               f"({silent} silent){disk}")
     if reasons:
         summary = "; ".join(reasons) + " - " + summary
     return status, summary, perf
 
 
 def run_check(link, clock, timeout, out=sys.stdout, **thresholds):
-    """``--check``: print the probe's line and return its exit status."""
+    """
+    ``--check``: print the probe's line and return its exit status (3,
+    UNKNOWN, when the probe fails or is interrupted with Ctrl-C).
+    """
     try:
         feeder = _Feeder(link, clock)
         heard = _wait_for_replay(feeder, timeout)
         status, summary, perf = judge(
             feeder.farm, clock(), heard=heard, **thresholds)
-        if not heard and feeder.farm.master.known:
+        if not heard and feeder.hello_at is not None:
             status, summary = UNKNOWN, "replay from the master incomplete"
+        elif not heard and feeder.farm.master.known:
+            # it speaks (STATS), but no replay came
+            status, summary = UNKNOWN, "no replay from the master"
+    except KeyboardInterrupt:
+        status, summary, perf = UNKNOWN, "probe interrupted", []
     except Exception as exc:  # a probe must always answer with a status
-        status, summary, perf = UNKNOWN, f"probe failed: {exc}", []
-    out.write(f"{STATUS_WORDS[status]} - piwheels {summary}"
-              + (" | " + " ".join(perf) if perf else "") + "\n")
-    out.flush()
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        status, summary, perf = UNKNOWN, f"probe failed: {reason}", []
+    try:
+        out.write(f"{STATUS_WORDS[status]} - piwheels {summary}"
+                  + (" | " + " ".join(perf) if perf else "") + "\n")
+        out.flush()
+    except BrokenPipeError:
+        _reader_gone(out)
     return status

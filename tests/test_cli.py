@@ -513,3 +513,11 @@ def test_error_messages_name_no_internal_modules():
     with pytest.raises(ValueError) as info:
         cli.check_address("tcp://x", "status queue")
     assert not re.search(r"argparse|Traceback", str(info.value))
+
+
+@needs_no_system_config
+@pytest.mark.parametrize("args", [["--read-only", "--once", "--json"],
+                                  ["--read-only", "--check"]])
+def test_read_only_refuses_modes_that_need_a_replay(tmp_path, args):
+    assert "--read-only cannot ask the master" in one_error_line(
+        run(args, tmp_path))
