@@ -121,8 +121,29 @@ class Monitor:
         # drain once after registering: frames queued before the watch was
         # set up raise no new edge
         self.loop.set_alarm_in(0, lambda *_: self.drain())
+        # Ctrl-C is a key (Quit) rather than SIGINT: see _take_ctrl_c
+        self.loop.set_alarm_in(0, self._take_ctrl_c)
         self._schedule_tick()
         self.loop.run()
+
+    def _take_ctrl_c(self, *_args):
+        """
+        Unmap Ctrl-C from SIGINT on the terminal, so that it reaches the key
+        table (Quit). Done once the screen has started: its stop then gives
+        the terminal its own settings back, however the monitor ends.
+        """
+        screen = self.loop.screen
+        if not hasattr(screen, "tty_signal_keys"):
+            return
+        fileno = getattr(screen, "_input_fileno", None)
+        fd = fileno() if fileno is not None else None
+        try:
+            if fd is not None:
+                screen.tty_signal_keys(intr="undefined", fileno=fd)
+            else:
+                screen.tty_signal_keys(intr="undefined")
+        except OSError:  # not a terminal: Ctrl-C stays a signal
+            pass
 
     def quit(self, message=None):
         """Leave the main loop; *message* is printed once the screen is gone."""

@@ -432,6 +432,9 @@ class Farm:
         same_run = m.started is None or ev.started == m.started
         if not same_run:
             m.stats = None
+            # a new run starts unpaused, whatever the old one was
+            m.paused = False
+            m.paused_since = None
         m.started = ev.started
         m.label = ev.label
         m.os_name = ev.os_name

@@ -1,0 +1,774 @@
+"""
+Reliability: what piw-monitor promises when things go wrong, proved on what
+the user sees (a real pseudo-terminal, read with pyte) and on what crosses
+the wire (a demo master, in-process or as a process of its own, or a fake
+master made of plain 0MQ sockets bound in a temporary directory).
+
+Each group of tests below proves one guarantee of ``docs/reliability.rst``.
+Nothing here sleeps to synchronise: every wait is on a condition.
+"""
+
+import datetime as dt
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import termios
+import time
+
+import cbor2
+import pytest
+import zmq
+from urwid.testing import render_runs
+
+from piw_monitor import link as link_module
+from piw_monitor import protocol as p
+from piw_monitor.demo import DemoMaster
+from piw_monitor.model import MASTER_SILENCE
+
+from .helpers import status_records, wait_for
+from .terminal import ROOT, Terminal
+from .test_ui import Harness, farm_of, master_hello, master_stats
+
+pytestmark = pytest.mark.timeout(60)
+
+#: The marker at the start of every slave row.
+MARKER = "\N{BLACK CIRCLE}"
+
+#: How soon the death of a master's process shows on ipc (the kernel closes
+#: its sockets at once; 0MQ reports the disconnection).
+DEATH_BOUND = 3.0
+
+#: How soon a master that hangs with its sockets open shows: ZMTP heartbeats,
+#: plus the interval of the first one and a margin for a busy machine.
+HANG_BOUND = (link_module.HEARTBEAT_TIMEOUT + link_module.HEARTBEAT_IVL) / 1000 + 3
+
+#: How soon a link that 0MQ dropped (an oversized frame) is up again: the
+#: link's recovery delay, the one-second tick that applies it, a margin.
+RECOVER_BOUND = link_module.RECOVER_DELAY.total_seconds() + 1 + 3
+
+SILENT_SINCE = re.compile(r"silent since (\d\d:\d\d:\d\d) \(([^)]*)\)")
+
+
+def utcnow():
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+# ------------------------------------------------------------ fixtures
+
+@pytest.fixture
+def monitor(ipc_addrs):
+    """Start piw-monitor in a pseudo-terminal on the test's ipc addresses."""
+    terminals = []
+
+    def start(rows=24, cols=100, extra=(), env=None):
+        args = ["--status-queue", ipc_addrs[0],
+                "--control-queue", ipc_addrs[1], *extra]
+        term = Terminal(args, rows=rows, cols=cols, env=env)
+        terminals.append(term)
+        return term
+
+    yield start
+    for term in terminals:
+        term.close()
+
+
+@pytest.fixture
+def demo(ipc_addrs):
+    """Start in-process demo masters on the test's addresses."""
+    masters = []
+
+    def start(**kwargs):
+        kwargs.setdefault("seed", 7)
+        kwargs.setdefault("speed", 4.0)
+        master = DemoMaster(*ipc_addrs, **kwargs)
+        master.start()
+        assert master.ready.wait(5)
+        masters.append(master)
+        return master
+
+    yield start
+    for master in masters:
+        master.stop()
+
+
+@pytest.fixture
+def demo_process(ipc_addrs, tmp_path):
+    """Start ``python -m piw_monitor.demo`` processes on the test's addresses."""
+    procs = []
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+
+    def start(*extra):
+        with open(tmp_path / f"demo-{len(procs)}.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "piw_monitor.demo",
+                 "--status-queue", ipc_addrs[0],
+                 "--control-queue", ipc_addrs[1], "--seed", "7", *extra],
+                env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+        proc.wait(5)
+
+
+class FakeMaster:
+    """
+    A master's two queues made of plain sockets: an XPUB for status (so the
+    test sees when a subscription is live) and a PULL for control.
+    """
+
+    def __init__(self, status, control):
+        self.ctx = zmq.Context()
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.pub.linger = 0
+        self.pub.sndhwm = 0   # a burst is never dropped by the master itself
+        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
+        self.pub.bind(status)
+        self.pull = self.ctx.socket(zmq.PULL)
+        self.pull.linger = 0
+        self.pull.bind(control)
+        #: every control frame received, in order
+        self.received = []
+
+    def close(self):
+        self.pub.close(linger=0)
+        self.pull.close(linger=0)
+        self.ctx.term()
+
+    def _read(self):
+        while self.pull.poll(0):
+            self.received.append(self.pull.recv(zmq.NOBLOCK))
+
+    def wait_hellos(self, count, term, timeout=10.0):
+        """Keep the screen read until *count* HELLOs have arrived."""
+        def check(_term):
+            self._read()
+            return self.received.count(p.hello()) >= count
+        term.wait_for(check, timeout=timeout, what=f"{count} HELLO(s)")
+
+    def wait_subscribed(self, term, timeout=5.0):
+        """Keep the screen read until a (new) subscription reaches the PUB."""
+        def check(_term):
+            while self.pub.poll(0):
+                if self.pub.recv(zmq.NOBLOCK) == b"\x01":
+                    return True
+            return False
+        term.wait_for(check, timeout=timeout, what="a subscription")
+
+    def publish(self, frames):
+        for frame in frames:
+            if isinstance(frame, list):
+                self.pub.send_multipart(frame)
+            else:
+                self.pub.send(frame)
+
+
+@pytest.fixture
+def fake_master(ipc_addrs):
+    master = FakeMaster(*ipc_addrs)
+    yield master
+    master.close()
+
+
+# ------------------------------------------------------------ helpers
+
+def slave_rows(term):
+    return [line for line in term.lines if MARKER in line and "cp3" in line]
+
+
+def row_of(term, text):
+    """The screen row (index) of the slave row showing *text*."""
+    for row, line in enumerate(term.lines):
+        if MARKER in line and text in line:
+            return row
+    raise AssertionError(f"no slave row shows {text!r}:\n{term.text}")
+
+
+def column_of(term, row, text):
+    """
+    The terminal column where *text* starts on screen row *row*, counted in
+    cells (a wide character takes two, a combining mark none).
+    """
+    line = term.screen.buffer[row]
+    cells = [line[x].data for x in range(term.cols)]
+    for x in range(term.cols - len(text) + 1):
+        if all(cells[x + i] == ch for i, ch in enumerate(text)):
+            return x
+    raise AssertionError(f"{text!r} is not on row {row}:\n{term.text}")
+
+
+def colours(term, row):
+    """The foreground colours used on screen row *row*, left to right."""
+    line = term.screen.buffer[row]
+    return [line[x].fg for x in range(term.cols) if line[x].data.strip()]
+
+
+def stale(term, text):
+    """Whether the row showing *text* is drawn all in dark grey (stale)."""
+    return set(colours(term, row_of(term, text))) == {"brightblack"}
+
+
+def printed_after_exit(term):
+    """
+    The lines the program printed once it had left the alternate screen,
+    escape sequences removed.
+    """
+    raw = bytes(term.raw)
+    tail = raw[raw.rfind(b"\x1b[?1049l"):]
+    tail = re.sub(rb"\x1b\[[0-9;?<>=]*[A-Za-z~]|\x1b[()][A-Za-z0-9]|\x1b[=>78]",
+                  b"", tail)
+    text = tail.decode("utf-8", "replace").replace("\r", "")
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def assert_restored(term):
+    assert term.restored() == []
+    assert term.echo_on
+    # Ctrl-C interrupts again (the monitor takes it as a key while it runs)
+    assert term.final_modes[6][termios.VINTR] == b"\x03"
+
+
+def quit_cleanly(term):
+    """q ends the monitor with status 0 and a restored terminal."""
+    assert term.child.isalive(), f"the monitor died:\n{term.text}"
+    term.key("q")
+    assert term.wait_exit() == 0
+    assert_restored(term)
+
+
+def local_clock(when):
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def assert_silent_since(term, between):
+    """The header says the master is silent since a time in *between*."""
+    match = SILENT_SINCE.search(term.text)
+    assert match, term.text
+    start, end = between
+    candidates = set()
+    t = start.replace(microsecond=0) - dt.timedelta(seconds=1)
+    while t <= end + dt.timedelta(seconds=1):
+        candidates.add(local_clock(t))
+        t += dt.timedelta(seconds=1)
+    assert match.group(1) in candidates, (match.group(1), candidates)
+    return match.group(2)
+
+
+def status_frames(*events):
+    return [p.encode_status(e) for e in events]
+
+
+def fake_slave(sid, label, *, ts=None, busy=300, abi="cp311", os_name="Raspbian"):
+    return p.SlaveHello(
+        sid, ts or utcnow(), dt.timedelta(hours=3), dt.timedelta(seconds=busy),
+        abi[2:], abi, "linux_armv7l", label, os_name, "12", "c03111", "1234")
+
+
+def fake_master_hello(label="fake-master"):
+    return p.MasterHello(utcnow(), label, "Linux", "6.1", "unknown", "unknown")
+
+
+# ======================================================= 1. no master at start
+
+def test_monitor_waits_for_a_master_and_comes_alive_by_itself(
+        monitor, demo, ipc_addrs):
+    term = monitor(cols=160)
+    term.wait_for(f"Waiting for the master at {ipc_addrs[0]}")
+    term.wait_for("No build slaves")
+    assert term.child.isalive()
+    master = demo(slaves=3, label="late-master")
+    # the replay: the master's own HELLO only ever comes in answer to ours
+    term.wait_for("Master late-master")
+    term.wait_for(lambda t: len(slave_rows(t)) == 3, what="three slaves")
+    assert p.Control("HELLO") in master.received
+    assert "Waiting for the master" not in term.text
+    quit_cleanly(term)
+    assert {c.message for c in master.received} == {"HELLO"}
+
+
+# ======================================================= 2. master stops
+
+def test_killed_master_goes_stale_then_restarted_master_replaces_it(
+        monitor, demo_process):
+    first = demo_process("--slaves", "3", "--speed", "4", "--label", "first-run")
+    term = monitor()
+    term.wait_for("Master first-run")
+    term.wait_for(lambda t: len(slave_rows(t)) == 3, what="three slaves")
+    labels = [row.split()[2] for row in slave_rows(term)]
+    assert not any(stale(term, label) for label in labels)
+
+    before = dt.datetime.now(dt.timezone.utc)
+    first.kill()   # SIGKILL: no goodbye, the kernel closes its sockets
+    start = time.monotonic()
+    term.wait_for("silent since", timeout=DEATH_BOUND)
+    took = time.monotonic() - start
+    why = assert_silent_since(term, (before, dt.datetime.now(dt.timezone.utc)))
+    assert why == "connection lost"
+    term.wait_for("Lost the connection to the master")
+    # the rows stay, as the last known picture, drawn as stale (the selected
+    # row keeps its highlight)
+    selected = [label for label in labels if not stale(term, label)]
+    assert len(selected) <= 1, term.text
+    assert len(slave_rows(term)) == 3
+    first.wait(5)
+
+    # the same addresses, a different master: a new run with one slave
+    demo_process("--slaves", "1", "--speed", "4", "--label", "second-run")
+    term.wait_for("is back", timeout=10)
+    term.wait_for("Master second-run")      # its replay: HELLO was re-sent
+    term.wait_for(lambda t: len(slave_rows(t)) == 1, what="the new farm only")
+    assert "silent since" not in term.text
+    (row,) = slave_rows(term)
+    assert not stale(term, row.split()[2])
+    assert took < DEATH_BOUND
+    quit_cleanly(term)
+
+
+def test_hung_master_is_noticed_by_heartbeats(monitor, demo_process):
+    proc = demo_process("--slaves", "2", "--speed", "4", "--label", "hangs")
+    term = monitor()
+    term.wait_for("Master hangs")
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    before = dt.datetime.now(dt.timezone.utc)
+    proc.send_signal(signal.SIGSTOP)   # its sockets stay open
+    start = time.monotonic()
+    term.wait_for("silent since", timeout=HANG_BOUND)
+    took = time.monotonic() - start
+    assert_silent_since(term, (before - dt.timedelta(seconds=1),
+                               dt.datetime.now(dt.timezone.utc)))
+    term.wait_for("Lost the connection to the master")
+    # not noticed before the heartbeat timeout could have expired
+    assert took >= link_module.HEARTBEAT_TIMEOUT / 1000 - 1.5, took
+    # the master wakes up: the monitor asks for a replay by itself
+    proc.send_signal(signal.SIGCONT)
+    term.wait_for("is back", timeout=10)
+    term.wait_for(lambda t: "silent since" not in t.text, what="running again")
+    quit_cleanly(term)
+
+
+def test_paused_shows_after_p(monitor, demo):
+    master = demo(slaves=2)
+    term = monitor()
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    term.key("p")
+    wait_for(lambda: p.Control("SLEEP", None) in master.received)
+    term.wait_for(lambda t: "paused" in t.lines[0], what="paused in the header")
+    assert "silent since" not in term.text
+    quit_cleanly(term)
+
+
+def header(h):
+    return h.screen()[0]
+
+
+def test_paused_master_is_paused_not_silent_however_long():
+    h = Harness()
+    farm_of(h, 2)
+    h.press("p")
+    assert h.link.sent == [("SLEEP", None)]
+    h.feed(p.CommandSent("SLEEP", None))   # what the link reports
+    assert "paused" in header(h)
+    # a paused master sends no STATS: an hour of silence is still "paused"
+    for _ in range(60):
+        h.tick(60)
+        assert "paused" in header(h) and "silent" not in header(h)
+    # and its rows are not drawn as stale
+    assert not h.console.view.stale
+
+
+def test_master_paused_by_another_monitor_is_paused_not_silent():
+    h = Harness()
+    farm_of(h, 2)
+    # another monitor paused it: the slaves are told SLEEP true
+    h.feed(p.SlaveSleep(1, h.now, True))
+    h.tick(MASTER_SILENCE.total_seconds() * 10)
+    assert "paused" in header(h) and "silent" not in header(h)
+    # its first STATS after the pause: running again, and heard from
+    h.feed(master_stats(h.now + dt.timedelta(seconds=1)))
+    assert "running" in header(h)
+
+
+def test_running_master_silent_past_master_silence_goes_stale():
+    h = Harness()
+    farm_of(h, 2)
+    just_before = MASTER_SILENCE.total_seconds() - 1
+    h.tick(just_before)
+    assert "running" in header(h)
+    assert not h.console.view.stale
+    h.tick(2)
+    line = header(h)
+    assert "silent since" in line and "(no word)" in line
+    # every slave row is drawn with the stale attribute
+    runs = render_runs(h.console, (80, 24))
+    rows = [r for r in runs if any("pi-0" in text for _attr, text in r)]
+    assert len(rows) == 2
+    for row in rows:
+        attrs = {attr for attr, _text in row}
+        assert "stale" in attrs or attrs & {"focus", "selected"}, row
+    # the master speaks again
+    h.feed(master_stats(h.now))
+    assert "running" in header(h)
+
+
+def test_restarted_master_does_not_inherit_the_old_pause():
+    h = Harness()
+    farm_of(h, 1)
+    h.feed(p.LinkUp(), p.CommandSent("SLEEP", None))
+    assert "paused" in header(h)
+    h.feed(p.LinkDown("status queue disconnected"))
+    h.tick(5)
+    # a new run of the master (another start time) starts unpaused; its
+    # replay may hold no STATS yet
+    h.feed(p.LinkUp(), master_hello(h.now))
+    assert "is back" in h.screen()[-2]
+    assert "running" in header(h) and "paused" not in header(h)
+    # and, not being paused, it is judged by its silence again
+    h.tick(MASTER_SILENCE.total_seconds() + 1)
+    assert "silent since" in header(h)
+
+
+def test_paused_master_that_goes_away_is_lost_not_paused():
+    h = Harness()
+    farm_of(h, 1)
+    h.feed(p.LinkUp(), p.CommandSent("SLEEP", None))
+    assert "paused" in header(h)
+    h.feed(p.LinkDown("status queue disconnected"))
+    assert "silent since" in header(h) and "(connection lost)" in header(h)
+
+
+# ======================================================= 3. no queued commands
+
+@pytest.mark.parametrize("history", ["never-connected", "master-went-away"])
+def test_commands_refused_without_a_master_never_reach_a_later_one(
+        monitor, demo, history):
+    term = monitor()
+    if history == "master-went-away":
+        gone = demo(slaves=1, label="gone")
+        term.wait_for("Master gone")
+        gone.stop()
+        term.wait_for("silent since")
+    else:
+        term.wait_for("Waiting for the master")
+    term.key("t")
+    term.wait_for("Tell the master to shut itself down?")
+    term.key("y")
+    term.wait_for("Terminate master: not sent")
+    assert "not connected to the master" in term.text
+    term.key("p")
+    term.wait_for("Pause: not sent")
+    assert term.child.isalive()
+
+    master = demo(slaves=1, label="later")
+    term.wait_for("Master later")
+    # a marker: control frames on one connection arrive in order, so a
+    # command queued earlier would have reached the master before it
+    term.key("r")
+    term.wait_for("Resume: sent WAKE")
+    wait_for(lambda: p.Control("WAKE", None) in master.received)
+    before_marker = master.received[:master.received.index(
+        p.Control("WAKE", None))]
+    assert before_marker and {c.message for c in before_marker} == {"HELLO"}
+    assert all(c.message != "QUIT" for c in master.received)
+    quit_cleanly(term)
+
+
+# ======================================================= 4. quiet slaves
+
+def test_late_and_silent_slaves_in_colour_and_words():
+    h = Harness()
+    farm_of(h, 2)
+    h.tick(200)   # past half the 300 s busy timeout
+    h.feed(p.SlaveSleep(2, h.now, False))   # slave 2 is heard from again
+    runs = render_runs(h.console, (80, 24))
+
+    def row(label):
+        return next(r for r in runs if any(label in t for _a, t in r))
+
+    late = row("pi-01")
+    assert "quiet for 3m" in "".join(t for _a, t in late)
+    assert ("state-late", MARKER) in late or late[0][0] in ("focus", "selected")
+    fresh = row("pi-02")
+    assert "quiet" not in "".join(t for _a, t in fresh)
+    h.tick(200)
+    runs = render_runs(h.console, (80, 24))
+    silent = row("pi-01")
+    text = "".join(t for _a, t in silent)
+    assert "Silent for 6m" in text
+    attrs = [a for a, _t in silent]
+    assert "text-silent" in attrs or attrs[0] in ("focus", "selected")
+
+
+def test_quiet_slaves_on_a_real_screen(monitor, fake_master):
+    term = monitor(cols=120)
+    fake_master.wait_hellos(1, term)
+    fake_master.wait_subscribed(term)
+    now = utcnow()
+    fake_master.publish(status_frames(
+        fake_master_hello(),
+        fake_slave(1, "fresh", ts=now),
+        fake_slave(2, "late-one", ts=now - dt.timedelta(seconds=200)),
+        fake_slave(3, "silent-one", ts=now - dt.timedelta(seconds=400)),
+    ))
+    term.wait_for(lambda t: len(slave_rows(t)) == 3, what="three slaves")
+    late = term.lines[row_of(term, "late-one")]
+    assert "quiet for 3m" in late
+    silent = term.lines[row_of(term, "silent-one")]
+    assert "Silent for 6m" in silent
+    fresh = term.lines[row_of(term, "fresh")]
+    assert "quiet" not in fresh and "Silent" not in fresh
+    # the colours: the marker and the task in yellow for late (pyte calls
+    # it bright brown), in light red for silent
+    for label, colour in (("late-one", "brightbrown"),
+                          ("silent-one", "brightred")):
+        line = term.screen.buffer[row_of(term, label)]
+        assert line[0].fg == colour, (label, line[0])
+        task = term.lines[row_of(term, label)].index(
+            "Waiting" if label == "late-one" else "Silent")
+        assert line[task].fg == colour, (label, line[task])
+    assert "late" in term.lines[1] and "silent" in term.lines[1]
+    quit_cleanly(term)
+
+
+# ======================================================= 5. bad frames
+
+def bad_frames(rng):
+    """Thousands of frames that are not valid status messages."""
+    real = [bytes.fromhex(r["hex"]) for r in status_records()]
+    frames = []
+    for _ in range(1500):   # random bytes
+        frames.append(rng.randbytes(rng.randint(1, 64)))
+    for _ in range(1500):   # real frames, cut short
+        frame = rng.choice(real)
+        frames.append(frame[:rng.randint(1, len(frame) - 1)])
+    for i in range(500):    # well-formed CBOR, unknown messages
+        frames.append(cbor2.dumps([f"NOPE{i}", [1, 2, 3]]))
+    for _ in range(200):    # nonsense inside a known message
+        frames.append(b"\x82\x65SLAVE\x84\x01\x02\x03\x04")
+    frames.append(b"")
+    frames.append([b"two", b"parts"])
+    return frames
+
+
+def test_bad_frames_are_counted_and_the_monitor_lives_on(monitor, fake_master):
+    max_frame = 4096
+    term = monitor(cols=160, extra=["--max-frame-size", str(max_frame)])
+    fake_master.wait_hellos(1, term)
+    fake_master.wait_subscribed(term)
+    fake_master.publish(status_frames(fake_master_hello("fake-master")))
+    term.wait_for("Master fake-master")
+
+    frames = bad_frames(random.Random(20261128))
+    fake_master.publish(frames)
+    # valid frames afterwards still show
+    fake_master.publish(status_frames(
+        fake_slave(7, "after-bad"), p.SlaveSleep(7, utcnow(), False)))
+    term.wait_for("after-bad", timeout=20)
+    term.wait_for(f"{len(frames)} bad frames (latest: ", timeout=10)
+    assert term.child.isalive()
+
+    # one frame over --max-frame-size: 0MQ drops the connection, the link
+    # connects again by itself and asks for a replay
+    fake_master.publish([b"\x82\x65SLAVE" + b"\x00" * (2 * max_frame)])
+    fake_master.wait_hellos(2, term, timeout=RECOVER_BOUND)
+    term.wait_for("is back", timeout=5)
+    fake_master.wait_subscribed(term)
+    fake_master.publish(status_frames(
+        fake_master_hello("fake-again"), fake_slave(8, "after-reconnect")))
+    term.wait_for("Master fake-again")
+    term.wait_for("after-reconnect")
+    assert "after-bad" not in term.text   # replaced by the replay
+    # the oversized frame never reached the decoder
+    assert f"{len(frames)} bad frames" in term.text
+    quit_cleanly(term)
+
+
+# ======================================================= 6. hostile strings
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\u2066x\u2069"
+
+
+def test_hostile_strings_never_reach_the_terminal(monitor, fake_master):
+    term = monitor(cols=120)
+    fake_master.wait_hellos(1, term)
+    fake_master.wait_subscribed(term)
+    ts = utcnow()
+    fake_master.publish(status_frames(
+        fake_master_hello("m" + HOSTILE),
+        fake_slave(1, HOSTILE, os_name=HOSTILE),
+        p.SlaveBuild(1, ts, "pkg" + HOSTILE, "1.0" + HOSTILE),
+        fake_slave(2, "H" * 1024),                   # the longest accepted
+        p.SlaveSend(2, ts, "file" + HOSTILE + ".whl"),
+        fake_slave(3, "plain"),
+    ))
+    # a label over the protocol's limit is refused as a bad frame
+    fake_master.publish(status_frames(fake_slave(4, "X" * 50_000)))
+    term.wait_for(lambda t: len(slave_rows(t)) == 3, what="three slaves")
+    term.wait_for("1 bad frames")
+    term.settle()
+
+    raw = bytes(term.raw)
+    assert b"\x1b]0;pwned" not in raw
+    assert b"]0;pwned" in raw          # shown, harmless
+    for char in ("\u202e", "\u2066", "\u2069", "\x9b"):
+        assert char.encode() not in raw, repr(char)
+    assert b"\x07" not in raw
+    assert "pwned" not in term.screen.title
+    # the screen was not cleared by the label: the header is still there
+    assert "Master m" in term.lines[0]
+    # every row still lines up
+    cols = {column_of(term, row_of(term, label), "cp311")
+            for label in ("]0;pwned", "HHHH", "plain")}
+    assert len(cols) == 1, term.text
+    quit_cleanly(term)
+
+
+def test_wide_and_combining_characters_keep_columns_aligned(
+        monitor, fake_master):
+    term = monitor(cols=100)
+    fake_master.wait_hellos(1, term)
+    fake_master.wait_subscribed(term)
+    labels = {
+        "plain": "plain",
+        "wide": "\u65e5\u672c\u8a9e\u306e\u30e9\u30d9\u30eb\u3067\u3059\u3088",
+        "combining": "cafe\u0301\u0301\u0301-x",
+        "leading": "\u0301abc",
+    }
+    fake_master.publish(status_frames(
+        fake_master_hello(),
+        *(fake_slave(i, label) for i, label in enumerate(labels.values(), 1))))
+    term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
+    term.settle()
+    columns = {}
+    for i in range(1, 5):
+        row = next(r for r, line in enumerate(term.lines)
+                   if MARKER in line and line.split()[1] == str(i))
+        columns[i] = column_of(term, row, "cp311")
+    assert len(set(columns.values())) == 1, (columns, term.text)
+    quit_cleanly(term)
+
+
+# ======================================================= 7. exit paths
+
+EXITS = {
+    "q": 0, "terminate": 0, "ctrl c": 0, "SIGTERM": 143, "SIGHUP": 129,
+    "fault": 1,
+}
+
+
+@pytest.mark.parametrize("how", list(EXITS))
+def test_every_exit_path_restores_the_terminal(monitor, demo, tmp_path, how):
+    master = demo(slaves=2)
+    state = tmp_path / "state"
+    term = monitor(env={"PIW_MONITOR_TEST_FAULT": "1",
+                        "XDG_STATE_HOME": str(state)})
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    assert term.restored() != []   # it did switch modes on
+    if how == "q":
+        term.key("q")
+    elif how == "terminate":
+        term.key("t")
+        term.wait_for("Tell the master to shut itself down?")
+        term.key("y")
+    elif how == "ctrl c":
+        term.key("ctrl c")
+    elif how == "fault":
+        term.send("\x1b[24~")   # F12
+    else:
+        term.child.kill(getattr(signal, how))
+    assert term.wait_exit() == EXITS[how]
+    assert_restored(term)
+    printed = printed_after_exit(term)
+    if how == "terminate":
+        assert p.Control("QUIT") in master.received
+        assert any("sent QUIT" in line for line in printed), printed
+    else:
+        assert p.Control("QUIT") not in master.received
+    if how.startswith("SIG"):
+        assert printed == [f"piw-monitor: stopped by {how}"]
+    if how == "fault":
+        assert len(printed) == 1, printed
+        match = re.fullmatch(
+            r"piw-monitor: unexpected error: RuntimeError: fault injected "
+            r"for a test.*; full traceback in (\S+)", printed[0])
+        assert match, printed
+        log = match.group(1)
+        assert log.startswith(str(state))
+        text = open(log, encoding="utf-8").read()
+        assert text.startswith("Traceback (most recent call last)")
+        assert "RuntimeError: fault injected for a test" in text
+
+
+# ======================================================= 8. terminal size
+
+@pytest.mark.parametrize("rows,cols", [(3, 10), (7, 60), (20, 49), (100, 300)])
+def test_any_terminal_size(monitor, demo, rows, cols):
+    demo(slaves=2)
+    term = monitor(rows=rows, cols=cols)
+    if rows < 8 or cols < 50:
+        # the notice, wrapped to the width
+        term.wait_for(lambda t: "Terminal" in t.text and "too small" in t.text,
+                      what="the notice")
+        if cols >= 40:
+            term.wait_for("Terminal too small for piw-monitor")
+    else:
+        term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+        term.wait_for("< Quit >")
+    # keys at that size (no Esc: with a key right behind it, it makes "meta")
+    for key in ("down", "page down", "end", "k", "n", "tab", "tab", "home"):
+        term.key(key)
+    term.settle()
+    quit_cleanly(term)
+
+
+def test_resize_storm(monitor, demo):
+    demo(slaves=4)
+    term = monitor()
+    term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
+    rng = random.Random(42)
+    # keys that send nothing to the master and leave no dialog open for long
+    safe_keys = ["down", "up", "page down", "home", "end", "tab", "k", "n"]
+    for i in range(40):
+        term.resize(rng.randint(1, 100), rng.randint(1, 300))
+        if i % 3 == 0:
+            term.key(rng.choice(safe_keys))
+        term.pump(0)
+    term.key("n")   # a Kill dialog the storm may have left open
+    term.resize(24, 80)
+    term.settle()
+    assert term.child.isalive(), term.text
+    # the last size wins: the whole screen is drawn for 80x24
+    term.wait_for(lambda t: "< Quit >" in t.lines[-1], what="the buttons")
+    term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
+    quit_cleanly(term)
+
+
+@pytest.mark.parametrize("rows,cols", [(12, 60), (8, 50)])
+def test_dialogs_fit_small_terminals(monitor, demo, rows, cols):
+    demo(slaves=2)
+    term = monitor(rows=rows, cols=cols)
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    row = slave_rows(term)[0]
+    sid, label = row.split()[1], row.split()[2]
+    col, line = term.find(row[:12])
+    term.click(col + 8, line)
+    term.settle()
+    term.key("k")
+    term.wait_for(f"Kill slave {sid} ({label})?")
+    if rows >= 12:
+        term.wait_for("< Yes >")
+    term.key("n")
+    term.wait_for("cancelled")
+    term.key("t")
+    term.wait_for("Tell the master to shut itself")
+    term.key("esc")
+    term.wait_for("Terminate master: cancelled")
+    quit_cleanly(term)
