@@ -566,3 +566,14 @@ def test_event_log_view(h):
     h.press("l")
     assert "Event log" not in h.text()
     assert len(slave_lines(h)) == 2
+
+
+def test_confirmation_keeps_its_buttons_on_a_short_screen(h):
+    farm_of(h)
+    h.press("k", size=(50, 8))
+    small = h.text((50, 8))
+    assert "Kill slave 1 (pi-01)?" in small
+    assert "< Yes >" in small and "< No >" in small
+    assert "next time it asks" not in small
+    full = h.text()
+    assert "next time it asks" in full and "< Yes >" in full

@@ -409,6 +409,10 @@ class Console(urwid.WidgetWrap):
     def render(self, size, focus=False):
         if self._small(size):
             return self._too_small.render(size, focus)
+        fit = getattr(self.dialog, "fit", None)
+        if fit is not None:
+            # the overlay is 80% of the width
+            fit(max(size[0] * 8 // 10, 24), size[1])
         return super().render(size, focus)
 
     def mouse_event(self, size, event, button, col, row, focus):

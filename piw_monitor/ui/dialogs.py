@@ -29,19 +29,34 @@ class ConfirmDialog(urwid.WidgetWrap):
             (len(no) + 4, urwid.AttrMap(self.no, "button", focus_map)),
         ], dividechars=3)
         self._buttons.focus_position = 1
-        body = urwid.Pile([
-            # the caller makes any untrusted part of *text* printable
-            urwid.Text(text),
-            urwid.Divider(),
-            urwid.Padding(self._buttons, "center",
-                          len(yes) + len(no) + 11),
-        ])
-        body.focus_position = 2
+        # the caller makes any untrusted part of *text* printable
+        self._text = urwid.Text(text)
+        self._question = urwid.Text(text.split("\n\n")[0], wrap="ellipsis")
+        self._button_row = urwid.Padding(self._buttons, "center",
+                                         len(yes) + len(no) + 11)
+        self._body = urwid.Pile([
+            self._text, urwid.Divider(), self._button_row])
+        self._body.focus_position = 2
         self.body_text = text
         super().__init__(urwid.AttrMap(
-            urwid.LineBox(urwid.Padding(body, left=1, right=1),
+            urwid.LineBox(urwid.Padding(self._body, left=1, right=1),
                           title=self.title),
             "dialog"))
+
+    def fit(self, maxcol, maxrow):
+        """
+        Keep the buttons on screen: on a screen too short for the whole
+        explanation, show only the question (its first paragraph).
+        """
+        compact = self._body.contents[0][0] is self._question
+        full = self._text.rows((max(maxcol - 4, 1),)) + 4
+        want_compact = full > maxrow
+        if want_compact != compact:
+            parts = [self._question] if want_compact else [
+                self._text, urwid.Divider()]
+            parts.append(self._button_row)
+            self._body.contents = [(w, ("pack", None)) for w in parts]
+            self._body.focus_position = len(parts) - 1
 
     @property
     def focused_answer(self):
