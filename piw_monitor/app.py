@@ -7,8 +7,11 @@ default select loop. When one is readable the link is drained (a bounded
 amount at a time, rescheduled at once while more is waiting, since the
 descriptors are edge-triggered), every event goes into the model, and one
 refresh of the screen is scheduled, so that a burst of frames costs a handful
-of redraws. A one-second tick moves the timers, lets the model expire
-terminated slaves, and gives the link its chance to retry a replay request.
+of redraws. While frames keep coming the loop never goes idle, which is where
+urwid draws, so the screen is drawn between two batches instead (when a
+refresh or a key changed it). A one-second tick moves the timers, lets the
+model expire terminated slaves, and gives the link its chance to retry a
+replay request.
 
 Every exit path (q, Terminate, Ctrl-C, SIGTERM, SIGHUP, an unexpected
 exception) leaves through urwid's screen stop, which restores the terminal.
@@ -35,8 +38,9 @@ from .ui.palette import PALETTE
 
 __all__ = ["main", "Monitor", "utcnow"]
 
-#: Frames handled per wake-up before the loop gets a chance to serve keys.
-DRAIN_LIMIT = 2000
+#: Frames handled per wake-up before the loop gets a chance to serve keys and
+#: draw (500 frames are a few milliseconds of work).
+DRAIN_LIMIT = 500
 
 #: With this environment variable set to 1, F12 raises an exception: the
 #: tests use it to prove that an unexpected error restores the terminal.
@@ -160,7 +164,6 @@ class Monitor:
 
     def drain(self, *_args):
         """Read what the link has, feed it to the model, schedule a refresh."""
-        self._drain_due = False
         events = self.link.drain(limit=DRAIN_LIMIT)
         if events:
             now = self.clock()
@@ -171,7 +174,19 @@ class Monitor:
         if self.link.pending and not self._drain_due:
             # no new edge will come for what is left: come back at once
             self._drain_due = True
-            self.loop.set_alarm_in(0, self.drain)
+            self.loop.set_alarm_in(0, self._drain_more)
+
+    def _drain_more(self, *_args):
+        # only this alarm clears the flag: a drain from elsewhere (a key's
+        # command, the tick) must not start a second chain of alarms, which
+        # would delay every other alarm (refresh, tick) once per chain
+        self._drain_due = False
+        # While frames keep coming the loop never goes idle, which is where
+        # urwid draws: draw here what a refresh or a key changed (the loop
+        # writes only when the picture changed), then read on.
+        if self.loop.screen.started:
+            self.loop.draw_screen()
+        self.drain()
 
     def _schedule_refresh(self):
         if not self._refresh_due:

@@ -41,10 +41,17 @@ from . import protocol
 
 __all__ = ["MasterLink", "LinkError", "NotSent"]
 
-#: Frames the status socket may hold before 0MQ stops reading from the master
-#: (a replay from a large farm is hundreds of thousands of frames; the master's
-#: PUB drops what does not fit).
-RCVHWM = 1_000_000
+#: Frames the status socket may hold before 0MQ stops reading from the master:
+#: no limit. With a limit, a monitor that falls that far behind (a replay from
+#: a large farm is hundreds of thousands of frames) makes 0MQ stop reading the
+#: connection until half the limit has been read; when that takes longer than
+#: the heartbeat timeout (with 1,000,000: reading fewer than 83,000 frames a
+#: second), the heartbeat, whose answer is not read either, drops the
+#: connection with whatever was in flight, and libzmq 4.3.5 may then abort
+#: the process ("Assertion failed: _input_stopped", libzmq issue 3937).
+#: Without a limit 0MQ keeps reading: what the master sent waits in memory
+#: until it is read.
+RCVHWM = 0
 
 #: ZMTP heartbeats on both sockets, in milliseconds: a master that hangs
 #: (SIGSTOP) is noticed as a disconnection after the timeout.
@@ -308,12 +315,22 @@ class MasterLink:
             now = self._clock()
             # frames first: those already queued arrived before any
             # disconnection the monitors may be reporting
+            recv = self._sub.sock.recv
             while limit is None or count < limit:
                 try:
-                    parts = self._sub.sock.recv_multipart(zmq.NOBLOCK)
+                    # a zmq.Frame says whether more parts follow without
+                    # the (slow) RCVMORE socket option that recv_multipart
+                    # reads after every part
+                    frame = recv(zmq.NOBLOCK, copy=False)
                 except zmq.ZMQError:  # zmq.Again: nothing left
                     break
                 count += 1
+                if frame.more:
+                    # 0MQ delivers a message whole: the rest is there
+                    parts = [frame.bytes,
+                             *self._sub.sock.recv_multipart(zmq.NOBLOCK)]
+                else:
+                    parts = (frame.bytes,)
                 events.append(self._decode(parts, now))
             self._read_monitors(events)
             if self._hello_due:

@@ -17,6 +17,7 @@ since the last look, so that only those rows are redrawn).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -246,6 +247,7 @@ class Slave:
         return max(now - self.task_since, dt.timedelta(0))
 
 
+@functools.lru_cache(maxsize=256)  # a farm has a handful of ABIs
 def abi_order(abi):
     """
     A sort key for an ABI tag that puts Python versions in their natural
@@ -349,11 +351,13 @@ class Farm:
             master = self.master
             if master.first_seen is None:
                 master.first_seen = now
-            if master.last_seen is None or \
-                    now - master.last_seen > MASTER_SILENCE:
-                # the header goes from waiting or silent to connected
-                self._changes.master = True
-            master.last_seen = now
+            last = master.last_seen
+            # a batch of events comes with one *now*: compare it once
+            if last is not now:
+                if last is None or now - last > MASTER_SILENCE:
+                    # the header goes from waiting or silent to connected
+                    self._changes.master = True
+                master.last_seen = now
         handler(event, now)
 
     def tick(self, now):
@@ -422,8 +426,9 @@ class Farm:
         if slave.task != task:
             slave.task = task
             slave.task_since = event.timestamp
-        slave.history.append((event.timestamp, _describe(event)))
-        self._log(now, slave.slave_id, _describe(event))
+        text = _describe(event)
+        slave.history.append((event.timestamp, text))
+        self._log(now, slave.slave_id, text)
 
     def _master_hello(self, ev, now):
         m = self.master
@@ -486,8 +491,9 @@ class Farm:
         if slave.sort_key() != key:
             self._rows = None
             self._changes.order = True
-        slave.history.append((ev.timestamp, _describe(ev)))
-        self._log(now, slave.slave_id, _describe(ev))
+        text = _describe(ev)
+        slave.history.append((ev.timestamp, text))
+        self._log(now, slave.slave_id, text)
 
     def _slave_stats(self, ev, now):
         slave = self._slave(ev, now)

@@ -672,3 +672,35 @@ def test_protocol_and_model_import_neither_zmq_nor_urwid():
         [sys.executable, "-c", code], capture_output=True, text=True,
         timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------ fast paths
+
+def test_a_frame_cannot_refer_to_a_value_shared_in_an_earlier_one():
+    # a decoder may serve frame after frame: it must forget each one
+    first = cbor2.dumps(
+        ["SLAVE", [1, some_time(), "SEND", cbor2.CBORTag(28, "a.whl")]])
+    then = cbor2.dumps(
+        ["SLAVE", [1, some_time(), "SEND", cbor2.CBORTag(29, 0)]])
+    assert p.decode_status(first).filename == "a.whl"
+    assert "shared reference" in bad(then)
+
+
+def test_a_frame_after_a_rejected_one_decodes_as_ever():
+    good = cbor2.dumps(["SLAVE", [1, some_time(), "BUILD", ["numpy", "2.0"]]])
+    deep = cbor2.dumps(["SLAVE", [1, some_time(), "BUILD", [[[[[[[[1]]]]]]]]]])
+    for junk in (good + b"\x00", good[:-3], b"\x9f" * 20, deep):
+        bad(junk)
+        assert p.decode_status(good) == p.SlaveBuild(
+            1, some_time(), "numpy", "2.0")
+
+
+def test_slave_stats_built_fast_equal_the_dataclass():
+    ts = some_time()
+    event = p.decode_status(cbor2.dumps(
+        ["SLAVE", [3, ts, "STATS", [ts, 1, 2, 3, 4, 5, 6, 0.5, 40.0]]]))
+    expected = p.SlaveStats(3, ts, ts, 1, 2, 3, 4, 5, 6, 0.5, 40.0)
+    assert event == expected and hash(event) == hash(expected)
+    assert repr(event) == repr(expected)
+    with pytest.raises(AttributeError):  # FrozenInstanceError
+        event.slave_id = 4
