@@ -2,8 +2,8 @@
 What the administrator can do: each action encodes one control message,
 hands it to the master link, and says in words what happened.
 
-This module knows nothing of urwid or of sockets: it takes any *link* with a
-``send(message, data)`` method that raises :class:`~piw_monitor.link.NotSent`
+This module knows nothing of urwid or of 0MQ: it takes any *link* with a
+``send(message, data)`` method that raises :class:`~piw_monitor.protocol.NotSent`
 when the message could not be handed to a connected master right now.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .link import NotSent
-from .protocol import NO_DATA
+from .protocol import NO_DATA, NotSent
 from .sanitize import printable
 
 __all__ = ["Actions", "Outcome", "NotSent"]
@@ -47,13 +46,23 @@ class Actions:
         """True when this console may not send anything."""
         return self._link is None
 
-    def _send(self, what, message, data, done):
+    def _refusal(self, message, data):
+        """
+        Send *message*; None when it went, else why not, in a few words
+        (after "not sent"), e.g. ``(read-only mode)``.
+        """
         if self._link is None:
-            return Outcome(False, f"{what}: not sent ({self._read_only_reason}).")
+            return f" ({self._read_only_reason})"
         try:
             self._link.send(message, data)
         except NotSent as exc:
-            return Outcome(False, f"{what}: not sent, {exc.args[0]}.")
+            return f", {exc.args[0]}"
+        return None
+
+    def _send(self, what, message, data, done):
+        why = self._refusal(message, data)
+        if why is not None:
+            return Outcome(False, f"{what}: not sent{why}.")
         return Outcome(True, f"{what}: sent {done}")
 
     def pause(self):
@@ -96,13 +105,19 @@ class Actions:
         """
         if slave is None:
             return Outcome(False, "Kill now: no slave selected; nothing sent.")
+        name = slave_name(slave)
         skipped = self._send("Kill now", "SKIP", slave.slave_id, "")
         if not skipped.sent:
             return skipped
-        return self._send(
-            "Kill now", "KILL", slave.slave_id,
-            f"SKIP and KILL to {slave_name(slave)}; it abandons its build "
-            "and terminates at its next contact.")
+        why = self._refusal("KILL", slave.slave_id)
+        if why is not None:
+            # the SKIP is out: say so, and that the slave carries on
+            return Outcome(True, f"Kill now: sent SKIP to {name}; KILL not "
+                                 f"sent{why}. It abandons its build and "
+                                 "carries on.")
+        return Outcome(True, f"Kill now: sent SKIP and KILL to {name}; it "
+                             "abandons its build and terminates at its next "
+                             "contact.")
 
     def skip_all(self, slaves):
         """

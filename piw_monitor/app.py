@@ -76,11 +76,26 @@ class CoalescingLoop(urwid.MainLoop):
         if not self.screen_size:
             self.screen_size = self.screen.get_cols_rows()
         canvas = self._topmost_widget.render(self.screen_size, focus=True)
-        if self._drawn == (canvas, self.screen_size):
-            return
-        self._drawn = (canvas, self.screen_size)
-        self.draws += 1
+        if self._drawn != (canvas, self.screen_size):
+            self._drawn = (canvas, self.screen_size)
+            self.draws += 1
+        # the screen itself writes nothing for the canvas it drew last, but
+        # redraws in full after clear() or a resume (Ctrl-Z, fg)
         super().draw_screen()  # renders the same canvas again, from the cache
+
+
+class _Screen(urwid.display.raw.Screen):
+    """
+    The raw screen with Ctrl-C unmapped from SIGINT (it is the Quit key)
+    each time it starts: urwid stops and starts it again around a suspend
+    (Ctrl-Z, fg), which gives the terminal its own settings back meanwhile.
+    """
+
+    def _start(self, *args, **kwargs):
+        super()._start(*args, **kwargs)
+        fd = self._input_fileno()
+        if fd is not None and os.isatty(fd):
+            self.tty_signal_keys(intr="undefined", fileno=fd)
 
 
 class Signalled(Exception):
@@ -108,7 +123,7 @@ class Monitor:
             self.farm, self.actions, status_queue=link.status_queue,
             clock=clock, on_quit=self.quit, on_sent=self.drain)
         if screen is None:
-            screen = urwid.display.raw.Screen()
+            screen = _Screen()
         self.loop = CoalescingLoop(
             self.console, PALETTE, screen=screen, handle_mouse=True,
             unhandled_input=self._unhandled)
@@ -125,29 +140,8 @@ class Monitor:
         # drain once after registering: frames queued before the watch was
         # set up raise no new edge
         self.loop.set_alarm_in(0, lambda *_: self.drain())
-        # Ctrl-C is a key (Quit) rather than SIGINT: see _take_ctrl_c
-        self.loop.set_alarm_in(0, self._take_ctrl_c)
         self._schedule_tick()
         self.loop.run()
-
-    def _take_ctrl_c(self, *_args):
-        """
-        Unmap Ctrl-C from SIGINT on the terminal, so that it reaches the key
-        table (Quit). Done once the screen has started: its stop then gives
-        the terminal its own settings back, however the monitor ends.
-        """
-        screen = self.loop.screen
-        if not hasattr(screen, "tty_signal_keys"):
-            return
-        fileno = getattr(screen, "_input_fileno", None)
-        fd = fileno() if fileno is not None else None
-        try:
-            if fd is not None:
-                screen.tty_signal_keys(intr="undefined", fileno=fd)
-            else:
-                screen.tty_signal_keys(intr="undefined")
-        except OSError:  # not a terminal: Ctrl-C stays a signal
-            pass
 
     def quit(self, message=None):
         """Leave the main loop; *message* is printed once the screen is gone."""
@@ -248,6 +242,14 @@ def report_crash(exc):
     return 1
 
 
+def _say(text, file=None):
+    """Print *text*; a terminal that has gone away (SIGHUP) is not an error."""
+    try:
+        print(text, file=file or sys.stderr)
+    except OSError:
+        pass
+
+
 def _raise_signal(signum, _frame):
     raise Signalled(signum)
 
@@ -260,15 +262,24 @@ def run(args):
     status_queue, control_queue = args.status_queue, args.control_queue
     read_only = getattr(args, "read_only", False)
     link = None
+    if not (args.json or args.check) and not (
+            sys.stdin.isatty() and sys.stdout.isatty()):
+        print("piw-monitor: error: the console needs a terminal on standard "
+              "input and output (for scripts: --json or --check)",
+              file=sys.stderr)
+        return 2
     try:
         if args.demo:
-            from .demo import DemoMaster
+            from .demo import DemoError, DemoMaster
             demo_dir = tempfile.mkdtemp(prefix="piw-monitor-demo-")
             status_queue = f"ipc://{demo_dir}/status"
             control_queue = f"ipc://{demo_dir}/control"
             demo = DemoMaster(status_queue, control_queue)
-            demo.start()
-            demo.ready.wait(5)
+            try:
+                demo.start()  # returns once bound: no need to wait for ready
+            except DemoError as exc:
+                print(f"piw-monitor: error: {exc}", file=sys.stderr)
+                return 3 if args.check else 2
         link = MasterLink(
             status_queue, control_queue, read_only=read_only,
             max_frame=args.max_frame_size)
@@ -289,7 +300,7 @@ def run(args):
             monitor.run()
         except Signalled as exc:
             name = signal.Signals(exc.signum).name
-            print(f"piw-monitor: stopped by {name}", file=sys.stderr)
+            _say(f"piw-monitor: stopped by {name}")
             return 128 + exc.signum
         except KeyboardInterrupt:
             print("piw-monitor: interrupted", file=sys.stderr)

@@ -63,7 +63,7 @@ CONFIG_FILES = [
 #: The options that a configuration file may set, by key. Any other key in a
 #: file is ignored, so that one file can serve every piwheels tool (and so
 #: that a key such as ``help`` or ``version`` in it cannot act as an option).
-FILE_KEYS = ("status-queue", "control-queue", "max-frame-size", "read-only")
+FILE_KEYS = ("status-queue", "control-queue")
 
 #: The piwheels master's default status queue.
 DEFAULT_STATUS_QUEUE = "ipc:///tmp/piw-status"

@@ -38,8 +38,9 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
+from .protocol import NotSent
 
-__all__ = ["MasterLink", "LinkError", "NotSent"]
+__all__ = ["MasterLink", "LinkError"]
 
 #: Frames the status socket may hold before 0MQ stops reading from the master:
 #: no limit. With a limit, a monitor that falls that far behind (a replay from
@@ -67,7 +68,7 @@ HELLO_RETRIES = 5
 #: itself the link reconnects the socket (0MQ announces its own retry at once).
 RECOVER_DELAY = dt.timedelta(seconds=0.5)
 
-#: Why :meth:`MasterLink.send` sent nothing (:class:`NotSent`).
+#: Why :meth:`MasterLink.send` sent nothing (:class:`~piw_monitor.protocol.NotSent`).
 NOT_CONNECTED = "not connected to the master: nothing was sent"
 READ_ONLY = "read-only mode: nothing was sent"
 
@@ -91,14 +92,6 @@ class LinkError(Exception):
     """
     The link cannot be opened; the message is one clear line, e.g.
     ``invalid status queue address "foo": Invalid argument``.
-    """
-
-
-class NotSent(Exception):
-    """
-    A control message was not sent. ``args[0]`` says why in a few words fit
-    for the status line, e.g. ``not connected to the master: nothing was
-    sent``.
     """
 
 
@@ -424,7 +417,7 @@ class MasterLink:
     def send(self, message, data=protocol.NO_DATA):
         """
         Hand the control *message* (with *data*: a slave id, None for all,
-        or nothing) to the master now, or raise :class:`NotSent`: nothing is
+        or nothing) to the master now, or raise :class:`~piw_monitor.protocol.NotSent`: nothing is
         ever queued for later, and nothing is sent while the link is not
         :attr:`connected`. On success the next :meth:`drain` returns a
         :class:`CommandSent` (and :attr:`pending` is true until then). An

@@ -524,6 +524,9 @@ class Farm:
 
     def _slave_build(self, ev, now):
         slave = self._slave(ev, now)
+        # only a slave that was told to sleep for the pause and is now given
+        # a build proves a resume: a replayed BUILD may predate the pause
+        resumed = slave.paused
         slave.paused = False
         slave.package = ev.package
         slave.version = ev.version
@@ -531,8 +534,8 @@ class Farm:
         slave.task = "idle"  # a new build always starts a new task
         self._set_task(slave, "building", ev, now)
         m = self.master
-        if m.paused and (m.paused_since is None
-                         or ev.timestamp > m.paused_since):
+        if resumed and m.paused and (m.paused_since is None
+                                     or ev.timestamp > m.paused_since):
             m.paused = False
             self._changes.master = True
 

@@ -42,7 +42,7 @@ __all__ = [
     "LinkDown", "CommandSent", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
-    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES",
+    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
 ]
 
 #: The largest status frame accepted by default, in bytes. A real master's
@@ -97,6 +97,14 @@ NO_DATA = _NoData()
 
 class ProtocolError(ValueError):
     """Raised inside this module for a frame that breaks the protocol."""
+
+
+class NotSent(Exception):
+    """
+    A control message was not sent (raised by a master link's ``send``).
+    ``args[0]`` says why in a few words fit for the status line, e.g. ``not
+    connected to the master: nothing was sent``.
+    """
 
 
 # ---------------------------------------------------------------- events

@@ -303,12 +303,18 @@ def test_foreign_keys_are_ignored(files, capsys):
         "version\n"
         "demo = true\n"
         "configuration = /nonexistent.conf\n"
+        "read-only = true\n"
+        "max-frame-size = 1\n"
+        "json = true\n"
         "[slave]\n"
         "master = 10.0.0.1\n"
         "--status-queue ipc:///tmp/from-etc\n")
     args = cli.parse_args([])
     assert args.demo is False
     assert args.configuration is None
+    assert args.read_only is False and args.json is False
+    assert args.max_frame_size == cli.make_parser().get_default(
+        "max_frame_size")
     assert args.status_queue == "ipc:///tmp/from-etc"
     out, err = capsys.readouterr()
     assert out == err == ""
@@ -521,3 +527,11 @@ def test_error_messages_name_no_internal_modules():
 def test_read_only_refuses_modes_that_need_a_replay(tmp_path, args):
     assert "--read-only cannot ask the master" in one_error_line(
         run(args, tmp_path))
+
+
+@needs_no_system_config
+def test_the_console_needs_a_terminal(tmp_path):
+    # stdin is /dev/null and stdout a pipe: one line, exit 2, no escape
+    # sequences written to the pipe
+    line = one_error_line(run([], tmp_path))
+    assert "needs a terminal" in line and "--json or --check" in line

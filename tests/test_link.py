@@ -18,7 +18,8 @@ import pytest
 import zmq
 
 from piw_monitor import protocol as p
-from piw_monitor.link import LinkError, MasterLink, NotSent
+from piw_monitor.link import LinkError, MasterLink
+from piw_monitor.protocol import NotSent
 
 from .helpers import wait_for
 

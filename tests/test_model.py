@@ -687,8 +687,29 @@ def test_unpause_inferred_from_slaves():
     farm.apply(p.SlaveSleep(2, at(12), False), at(12))
     assert not farm.master.paused
     farm.apply(p.SlaveSleep(1, at(20), True), at(20))
-    farm.apply(p.SlaveBuild(2, at(21), "a", "1"), at(21))
+    # the slave told to sleep for the pause is given a build: resumed
+    farm.apply(p.SlaveBuild(1, at(21), "a", "1"), at(21))
     assert not farm.master.paused
+
+
+def test_a_replayed_build_from_before_a_pause_does_not_resume():
+    # a paused master replays: one slave asleep for the pause, another
+    # still on a build it was given before the pause (the master stamps
+    # its last reply with the slave's last-seen time, after the pause)
+    asleep = [hello(1), p.SlaveSleep(1, at(95), True)]
+    busy = [hello(2), p.SlaveBuild(2, at(98), "numpy", "2.0")]
+    for events in (asleep + busy, busy + asleep):
+        farm = farm_with(*events, now=at(100))
+        assert farm.master.paused
+        assert farm.master.state(at(160)) == "paused"
+    # our own pause, then another monitor's HELLO replays a busy slave's
+    # BUILD from before the pause with a later stamp
+    farm = farm_with(hello(1), p.SlaveBuild(1, at(1), "numpy", "2.0"))
+    farm.apply(p.CommandSent("SLEEP", None), at(10))
+    assert farm.master.paused
+    farm.apply(hello(1), at(41))
+    farm.apply(p.SlaveBuild(1, at(40), "numpy", "2.0"), at(41))
+    assert farm.master.state(at(42)) == "paused"
 
 
 def test_kill_marks_stopping_until_die():

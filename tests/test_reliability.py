@@ -707,6 +707,51 @@ def test_every_exit_path_restores_the_terminal(monitor, demo, tmp_path, how):
         assert "RuntimeError: fault injected for a test" in text
 
 
+def test_ctrl_c_still_quits_after_a_suspend(monitor, demo):
+    # urwid stops the screen around Ctrl-Z (which gives the terminal its
+    # own settings back, Ctrl-C as SIGINT included) and starts it again on
+    # resume: Ctrl-C must still be the Quit key then
+    demo(slaves=2)
+    term = monitor()
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    enter = b"\x1b[?1049h"
+    starts = bytes(term.raw).count(enter)
+    term.send("\x1a")  # Ctrl-Z
+    # the screen is stopped and started again; fg's SIGCONT when stopped
+    deadline = time.monotonic() + 15
+    while bytes(term.raw).count(enter) == starts:
+        assert time.monotonic() < deadline, "the screen did not come back"
+        if process_state(term.child.pid) == "T":
+            os.kill(term.child.pid, signal.SIGCONT)
+        term.pump(0.05)
+    term.settle()
+    term.key("ctrl c")
+    assert term.wait_exit() == 0
+    assert_restored(term)
+    assert not any("interrupted" in line for line in printed_after_exit(term))
+
+
+def process_state(pid):
+    """The one-letter state of process *pid* (``T`` when stopped)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_hangup_ends_the_monitor_quietly(monitor, demo, tmp_path):
+    # the terminal goes away under the monitor, as when an SSH connection
+    # drops: SIGHUP, and nowhere left to print; no crash, no crash log
+    demo(slaves=2)
+    state = tmp_path / "state"
+    term = monitor(env={"XDG_STATE_HOME": str(state)})
+    term.wait_for(lambda t: len(slave_rows(t)) == 2, what="two slaves")
+    child = term.child
+    child.ptyproc.fileobj.close()   # the last handle on the terminal
+    wait_for(lambda: not child.isalive(), timeout=15,
+             message="the monitor outlived its terminal")
+    assert child.exitstatus == 128 + signal.SIGHUP, child.signalstatus
+    assert not state.exists() or not any(state.rglob("*"))
+
+
 # ======================================================= 8. terminal size
 
 @pytest.mark.parametrize("rows,cols", [(3, 10), (7, 60), (20, 49), (100, 300)])

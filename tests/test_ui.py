@@ -577,3 +577,62 @@ def test_confirmation_keeps_its_buttons_on_a_short_screen(h):
     assert "next time it asks" not in small
     full = h.text()
     assert "next time it asks" in full and "< Yes >" in full
+
+
+def test_selection_survives_a_replay_spread_over_refreshes(h):
+    # another monitor's HELLO makes the master replay to everyone; the
+    # replay can take more than one refresh to arrive
+    farm_of(h, 6)
+    h.console.slave_list.select_slave(4)
+    later = T0 + dt.timedelta(seconds=30)
+    h.feed(master_hello(), slave_hello(1, "pi-01"), slave_hello(2, "pi-02"),
+           now=later)
+    h.feed(*(slave_hello(sid, f"pi-{sid:02d}") for sid in range(3, 7)))
+    assert h.console.slave_list.selected.slave_id == 4
+    # once the user moves, the wish is forgotten
+    h.press("down")
+    assert h.console.slave_list.selected.slave_id == 5
+
+
+def test_kill_is_not_sent_to_a_restarted_masters_slave(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    assert "Kill slave 2 (pi-02)?" in h.text()
+    # the master restarts while the question is open: its slave 2 is
+    # another machine
+    later = T0 + dt.timedelta(minutes=5)
+    h.feed(master_hello(later), slave_hello(1, "other-a", ts=later),
+           slave_hello(2, "other-b", ts=later), now=later)
+    h.press("y")
+    assert h.link.sent == []
+    assert "the master restarted; nothing sent to slave 2 (pi-02)" in h.text()
+
+
+def test_kill_now_from_the_menu_checks_for_a_restart_too(h):
+    farm_of(h, 2)
+    h.console.slave_list.select_slave(1)
+    h.press("enter", "down", "down", "enter")  # Kill now
+    assert "Go ahead?" in h.text()
+    later = T0 + dt.timedelta(minutes=5)
+    h.feed(master_hello(later), slave_hello(1, "other", ts=later), now=later)
+    h.press("y")
+    assert h.link.sent == []
+    assert "Kill now: the master restarted" in h.text()
+
+
+def test_kill_now_says_so_when_only_the_skip_went_out():
+    class OneOnly(FakeLink):
+        def send(self, message, data=p.NO_DATA):
+            if self.sent:
+                raise NotSent("not connected to the master: nothing was sent")
+            super().send(message, data)
+
+    link = OneOnly()
+    outcome = Actions(link).kill_now(
+        type("S", (), {"slave_id": 3, "label": "pi-03"})())
+    assert link.sent == [("SKIP", 3)]
+    assert outcome.sent
+    assert outcome.text.startswith(
+        "Kill now: sent SKIP to slave 3 (pi-03); KILL not sent, not "
+        "connected")

@@ -286,10 +286,15 @@ class Console(urwid.WidgetWrap):
                 "Kill slave: no slave selected; nothing sent.", error=True)
             return
         name = slave_name(slave)
+        started = self.farm.master.started
 
         def answer(yes):
             self.close_dialog()
-            if yes:
+            if yes and self.farm.master.started != started:
+                # the master restarted meanwhile: its slave ids start again
+                self.status.show(f"Kill slave: the master restarted; nothing "
+                                 f"sent to {name}.", error=True)
+            elif yes:
                 self.act(self.actions.kill(slave))
             else:
                 self.status.show(f"Kill slave: cancelled; nothing sent to {name}.")
@@ -361,9 +366,16 @@ class Console(urwid.WidgetWrap):
             self.act(run())
             return
 
+        started = self.farm.master.started
+
         def answer(yes):
             self.close_dialog()
-            if yes:
+            if yes and slave is not None and \
+                    self.farm.master.started != started:
+                # the master restarted meanwhile: its slave ids start again
+                self.status.show(f"{label}: the master restarted; nothing "
+                                 f"sent to {slave_name(slave)}.", error=True)
+            elif yes:
                 self.act(run())
             else:
                 self.status.show(f"{label}: cancelled; nothing sent.")

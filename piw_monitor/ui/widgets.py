@@ -315,6 +315,9 @@ class SlaveList(urwid.WidgetWrap):
         self.shown = 0
         urwid.connect_signal(self._walker, "modified", self._focus_moved)
         self._selected = None
+        #: the id of a selected slave that left the rows (a replay removes
+        #: every slave, then brings them back): selected again on its return
+        self._want = None
         super().__init__(self._listbox)
         self._focus_moved()
 
@@ -360,7 +363,9 @@ class SlaveList(urwid.WidgetWrap):
         drawn, self.view.drawn = self.view.drawn, set()
         for row in drawn:
             row._invalidate()
-        if self.sort_column in ("state", "up", "task-time"):
+        # only the state moves with the clock alone (late, silent); up and
+        # task times all grow alike, and a new task arrives as a change
+        if self.sort_column == "state":
             self._rebuild()
 
     def invalidate_all(self):
@@ -408,7 +413,13 @@ class SlaveList(urwid.WidgetWrap):
             widgets.append(self._empty)
         self._walker[:] = widgets
         index = None
-        if old is not None and old.slave is not None \
+        want = self._want
+        if want is None and old is not None and old.slave is not None:
+            want = old.slave.slave_id
+        if want is not None and want in rows:
+            index = widgets.index(rows[want])
+            want = None
+        elif old is not None and old.slave is not None \
                 and old.slave.slave_id in rows:
             index = widgets.index(rows[old.slave.slave_id])
         elif old is self.master_row and (self._user_moved or len(widgets) == 1):
@@ -420,6 +431,7 @@ class SlaveList(urwid.WidgetWrap):
             index = max(0, min(index, len(widgets) - 1))
             if not rows:
                 index = 0
+        self._want = want
         self._walker.set_focus(index)
         self._focus_moved()
 
@@ -452,6 +464,7 @@ class SlaveList(urwid.WidgetWrap):
             index += last + 1
         index = max(0, min(index, last))
         self._user_moved = True
+        self._want = None
         self._walker.set_focus(index)
         self._invalidate()
 
@@ -468,6 +481,7 @@ class SlaveList(urwid.WidgetWrap):
         handled = super().mouse_event(size, event, button, col, row, focus)
         if handled:
             self._user_moved = True
+            self._want = None
         return handled
 
     def render(self, size, focus=False):
