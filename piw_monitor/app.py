@@ -36,7 +36,7 @@ from .model import Farm
 from .ui.console import Console
 from .ui.palette import PALETTE
 
-__all__ = ["main", "Monitor", "utcnow"]
+__all__ = ["main", "Monitor", "refresh_delay", "utcnow"]
 
 #: Frames handled per wake-up before the loop gets a chance to serve keys and
 #: draw (500 frames are a few milliseconds of work).
@@ -48,6 +48,27 @@ FAULT_VARIABLE = "PIW_MONITOR_TEST_FAULT"
 
 #: Shortest time between two refreshes of the screen while frames pour in.
 REFRESH_DELAY = 0.05
+
+#: Longest time between two refreshes while frames pour in, however
+#: expensive a refresh of a very large farm is.
+REFRESH_DELAY_MAX = 0.5
+
+#: A refresh and the draw after it may take this share of the time while
+#: frames pour in: with thousands of slaves (sorting and counting them is
+#: O(N)) the screen is refreshed less often, so that the frames are read at
+#: the same cost each whatever the size of the farm.
+REFRESH_SHARE = 0.1
+
+
+def refresh_delay(cost):
+    """
+    How long to wait before the next refresh, when the last refresh and its
+    draw took *cost* seconds: :data:`REFRESH_DELAY`, or longer for a farm so
+    large that refreshing it that often would take more than
+    :data:`REFRESH_SHARE` of the time, but never more than
+    :data:`REFRESH_DELAY_MAX`.
+    """
+    return min(max(REFRESH_DELAY, cost / REFRESH_SHARE), REFRESH_DELAY_MAX)
 
 
 def utcnow():
@@ -62,8 +83,9 @@ class CoalescingLoop(urwid.MainLoop):
     urwid draws whenever its loop goes idle, that is after every wake-up;
     while frames pour in that would be once per batch of frames. Widgets are
     only invalidated by :meth:`Monitor._refresh` (at most every
-    :data:`REFRESH_DELAY`) and by input, so when the rendered canvas is the
-    very one drawn last time, there is nothing to write.
+    :data:`REFRESH_DELAY`, less often for a very large farm: see
+    :func:`refresh_delay`) and by input, so when the rendered canvas is the
+    very one drawn last time, there is nothing new to write.
     """
 
     def __init__(self, *args, **kwargs):
@@ -71,17 +93,23 @@ class CoalescingLoop(urwid.MainLoop):
         self._drawn = (None, None)
         #: how many times the terminal was actually written to
         self.draws = 0
+        #: how long the last draw of a new picture took, in seconds
+        self.draw_cost = 0.0
 
     def draw_screen(self):
+        start = time.perf_counter()
         if not self.screen_size:
             self.screen_size = self.screen.get_cols_rows()
         canvas = self._topmost_widget.render(self.screen_size, focus=True)
-        if self._drawn != (canvas, self.screen_size):
+        changed = self._drawn != (canvas, self.screen_size)
+        if changed:
             self._drawn = (canvas, self.screen_size)
             self.draws += 1
         # the screen itself writes nothing for the canvas it drew last, but
         # redraws in full after clear() or a resume (Ctrl-Z, fg)
         super().draw_screen()  # renders the same canvas again, from the cache
+        if changed:
+            self.draw_cost = time.perf_counter() - start
 
 
 class _Screen(urwid.display.raw.Screen):
@@ -128,6 +156,7 @@ class Monitor:
             self.console, PALETTE, screen=screen, handle_mouse=True,
             unhandled_input=self._unhandled)
         self._refresh_due = False
+        self._refresh_cost = 0.0   # how long the last refresh took
         self._drain_due = False
         self.refreshes = 0
 
@@ -185,12 +214,16 @@ class Monitor:
     def _schedule_refresh(self):
         if not self._refresh_due:
             self._refresh_due = True
-            self.loop.set_alarm_in(REFRESH_DELAY, self._refresh)
+            self.loop.set_alarm_in(
+                refresh_delay(self._refresh_cost + self.loop.draw_cost),
+                self._refresh)
 
     def _refresh(self, *_args):
+        start = time.perf_counter()
         self._refresh_due = False
         self.refreshes += 1
         self.console.refresh(self.clock())
+        self._refresh_cost = time.perf_counter() - start
 
     def _schedule_tick(self):
         # tick on the wall clock's second, so timers move together

@@ -16,7 +16,8 @@ import urwid
 import zmq
 
 from piw_monitor import protocol as p
-from piw_monitor.app import REFRESH_DELAY, Monitor
+from piw_monitor.app import (
+    REFRESH_DELAY, REFRESH_DELAY_MAX, Monitor, refresh_delay)
 from piw_monitor.link import MasterLink
 
 T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -167,6 +168,56 @@ def test_a_trickle_is_drawn_at_the_refresh_rate_not_per_wakeup(
         assert monitor.refreshes <= elapsed / REFRESH_DELAY + 2
         assert monitor.loop.draws <= monitor.refreshes + ticks + 1, (
             monitor.loop.draws, monitor.refreshes)
+    finally:
+        link.close()
+        pty.close()
+
+
+def test_refresh_delay_follows_the_cost_of_a_refresh():
+    assert refresh_delay(0.0) == REFRESH_DELAY
+    assert refresh_delay(0.001) == REFRESH_DELAY
+    assert refresh_delay(0.02) == pytest.approx(0.2)
+    assert refresh_delay(5.0) == REFRESH_DELAY_MAX
+
+
+def test_an_expensive_refresh_is_made_less_often(ipc_addrs, fake_master):
+    # as with thousands of slaves: each refresh takes 20 ms, so while frames
+    # trickle in the screen is refreshed about every 200 ms, not every 50
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    try:
+        monitor = Monitor(link, screen=pty.screen)
+        refresh = monitor.console.refresh
+
+        def slow_refresh(now, **kwargs):
+            end = time.perf_counter() + 0.02
+            refresh(now, **kwargs)
+            while time.perf_counter() < end:
+                pass
+
+        monitor.console.refresh = slow_refresh
+        frames = burst(10, 100)
+        queue = []
+
+        def done():
+            if not queue and pull.poll(0):
+                pull.recv()
+                queue.extend(reversed(frames))
+            for _ in range(5):
+                if queue:
+                    pub.send(queue.pop())
+            return (monitor.farm.frames >= len(frames)
+                    and not monitor._refresh_due)
+
+        start = time.monotonic()
+        run_monitor_until(monitor, done)
+        elapsed = time.monotonic() - start
+        assert monitor.farm.frames == len(frames)
+        assert elapsed > 1.0, elapsed   # long enough to tell the rates apart
+        assert 1 <= monitor.refreshes <= elapsed / 0.2 + 2, (
+            monitor.refreshes, elapsed)
     finally:
         link.close()
         pty.close()
