@@ -8,9 +8,12 @@ import math
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import cbor2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from piw_monitor import protocol as p
 
@@ -704,3 +707,74 @@ def test_slave_stats_built_fast_equal_the_dataclass():
     assert repr(event) == repr(expected)
     with pytest.raises(AttributeError):  # FrozenInstanceError
         event.slave_id = 4
+
+
+# ------------------------------------------------ fast path, slow path
+
+def slow_path(frame, now=None):
+    """
+    What :func:`decode_status` makes of *frame* with its fast paths turned
+    off: they only take a value whose type is exactly the datetime class.
+    """
+    with mock.patch.object(p, "_DATETIME", object):
+        return p.decode_status(frame, now)
+
+
+def test_the_fast_paths_can_be_turned_off_for_the_comparison():
+    frame = cbor2.dumps(["SLAVE", [1, some_time(), "STATS", [
+        some_time(), 1, 2, 3, 4, 5, 6, 0.5, 40.0]]])
+    calls = []
+    with mock.patch.object(p, "_int", side_effect=lambda v, *a: (
+            calls.append(v), v)[1]):
+        p.decode_status(frame)
+        assert calls == []           # the fast path checked everything
+        slow_path(frame)
+        assert calls == [1, 1, 2, 3, 4, 5, 6]
+
+
+# realistic values (which the fast paths take), and values at and past
+# the edges of what is accepted, in every encoding width of a CBOR integer
+edge_uints = st.one_of(
+    st.integers(0, 30), st.integers(0, 2 ** 64 - 1),
+    st.sampled_from([23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32,
+                     p.MAX_INT, p.MAX_INT + 1]))
+times = st.datetimes(dt.datetime(1999, 12, 31), dt.datetime(2100, 1, 1),
+                     timezones=st.just(UTC))
+realistic_stats = st.tuples(
+    st.integers(0, 1000), times, times,
+    st.lists(st.integers(0, 2 ** 40), min_size=6, max_size=6),
+    st.floats(0, 16), st.floats(20, 90))
+edge_stats = st.tuples(
+    edge_uints, times, times, st.lists(edge_uints, min_size=6, max_size=6),
+    st.one_of(st.floats(-2e6, 2e6),
+              st.floats(allow_nan=True, allow_infinity=True)),
+    st.floats(-400, 1100))
+stats_values = st.one_of(realistic_stats, edge_stats)
+
+
+@settings(max_examples=4000, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(values=stats_values,
+       change=st.one_of(
+           st.none(),
+           st.tuples(st.just("byte"), st.integers(0, 300),
+                     st.integers(0, 255)),
+           st.tuples(st.just("cut"), st.integers(1, 300), st.just(0)),
+           st.tuples(st.just("add"), st.integers(0, 255), st.just(0))),
+       now_offset=st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)))
+def test_the_fast_paths_agree_with_the_slow_path(values, change, now_offset):
+    sid, ts, stamp, ints, load, temp = values
+    frame = cbor2.dumps(["SLAVE", [sid, ts, "STATS",
+                                   [stamp, *ints, load, temp]]])
+    if change is not None:
+        kind, where, byte = change
+        if kind == "byte":
+            where %= len(frame)
+            frame = frame[:where] + bytes([byte]) + frame[where + 1:]
+        elif kind == "cut":
+            frame = frame[:-(where % len(frame)) or None]
+        else:
+            frame += bytes([where])
+    now = None if now_offset is None else \
+        ts + dt.timedelta(seconds=now_offset)
+    assert p.decode_status(frame, now) == slow_path(frame, now)
