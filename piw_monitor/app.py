@@ -275,12 +275,27 @@ def report_crash(exc):
     return 1
 
 
-def _say(text, file=None):
-    """Print *text*; a terminal that has gone away (SIGHUP) is not an error."""
+def _say(text):
+    """
+    Print *text* on standard error. A terminal that has gone away (a
+    hang-up) is not an error: what cannot be written is dropped, so that
+    the interpreter's own flush at exit does not fail either (which would
+    turn the exit status into 120).
+    """
     try:
-        print(text, file=file or sys.stderr)
+        print(text, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
     except OSError:
-        pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    os.dup2(devnull, stream.fileno())
+                except (OSError, ValueError):
+                    pass
+        finally:
+            os.close(devnull)
 
 
 def _raise_signal(signum, _frame):

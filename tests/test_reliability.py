@@ -817,3 +817,22 @@ def test_dialogs_fit_small_terminals(monitor, demo, rows, cols):
     term.key("esc")
     term.wait_for("Terminate master: cancelled")
     quit_cleanly(term)
+
+
+def test_output_lost_with_the_terminal_does_not_change_the_exit_status():
+    # after a hang-up, what is still buffered for the terminal cannot be
+    # written; the interpreter's flush at exit must not fail on it (that
+    # would make the exit status 120 instead of 129)
+    code = (
+        "import os, sys\n"
+        "from piw_monitor.app import _say\n"
+        "r, w = os.pipe(); os.close(r)\n"   # a reader that has gone
+        "sys.stdout = open(w, 'w', buffering=8192)\n"
+        "sys.stdout.write('still buffered')\n"
+        "_say('piw-monitor: stopped by SIGHUP')\n"
+        "sys.exit(129)\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-c", code], env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 129, result
