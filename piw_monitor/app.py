@@ -342,7 +342,7 @@ def run(args):
         monitor = Monitor(link, read_only=read_only)
         old = {
             sig: signal.signal(sig, _raise_signal)
-            for sig in (signal.SIGTERM, signal.SIGHUP)
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
         }
         try:
             monitor.run()

@@ -660,7 +660,7 @@ def test_wide_and_combining_characters_keep_columns_aligned(
 
 EXITS = {
     "q": 0, "terminate": 0, "ctrl c": 0, "SIGTERM": 143, "SIGHUP": 129,
-    "fault": 1,
+    "SIGQUIT": 131, "ctrl backslash": 131, "fault": 1,
 }
 
 
@@ -680,6 +680,8 @@ def test_every_exit_path_restores_the_terminal(monitor, demo, tmp_path, how):
         term.key("y")
     elif how == "ctrl c":
         term.key("ctrl c")
+    elif how == "ctrl backslash":
+        term.send("\x1c")   # the terminal's QUIT character: SIGQUIT
     elif how == "fault":
         term.send("\x1b[24~")   # F12
     else:
@@ -692,8 +694,9 @@ def test_every_exit_path_restores_the_terminal(monitor, demo, tmp_path, how):
         assert any("sent QUIT" in line for line in printed), printed
     else:
         assert p.Control("QUIT") not in master.received
-    if how.startswith("SIG"):
-        assert printed == [f"piw-monitor: stopped by {how}"]
+    if how.startswith("SIG") or how == "ctrl backslash":
+        name = "SIGQUIT" if how == "ctrl backslash" else how
+        assert printed == [f"piw-monitor: stopped by {name}"]
     if how == "fault":
         assert len(printed) == 1, printed
         match = re.fullmatch(
