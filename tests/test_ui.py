@@ -636,3 +636,78 @@ def test_kill_now_says_so_when_only_the_skip_went_out():
     assert outcome.text.startswith(
         "Kill now: sent SKIP to slave 3 (pi-03); KILL not sent, not "
         "connected")
+
+
+# ---------------------------------------------------------------- review fixes
+
+@pytest.mark.parametrize("opener", [("h",), ("k",), ("t",), ("/",), ("enter",)])
+def test_ctrl_c_quits_from_dialogs_menus_and_the_filter(h, opener):
+    farm_of(h)
+    h.press(*opener)
+    h.press("ctrl c")
+    assert h.quits == [None]
+    assert h.link.sent == []
+
+
+@pytest.mark.parametrize("column", ["state", "id", "label", "abi", "up",
+                                    "task-time", "task"])
+def test_sort_mark_fits_its_column_and_shifts_nothing(h, column):
+    farm_of(h)
+    h.console.sort_by(column)
+    titles = h.screen()[2]
+    assert "\N{BLACK UP-POINTING SMALL TRIANGLE}" in titles
+    # every other title stays where the rows' columns are
+    assert titles.index("Label") == h.screen()[4].index("pi-")
+
+
+def test_details_pane_shows_on_a_short_terminal(h):
+    farm_of(h)
+    h.press("d")
+    text = h.text(size=(80, 12))
+    assert "Details" in text
+    assert "│Slave " in text
+
+
+def test_menu_title_keeps_the_labels_case(h):
+    h.feed(master_hello(), slave_hello(1, "Pi4-BuildBox"),
+           p.SlaveSleep(1, T0, False))
+    h.press("enter")
+    assert "Slave 1 (Pi4-BuildBox)" in h.text()
+
+
+def test_read_only_kill_and_terminate_say_why_at_once():
+    h = Harness(read_only=True)
+    farm_of(h)
+    h.press("k")
+    assert h.console.dialog is None
+    assert "Kill slave: not sent (read-only mode)" in h.screen()[-2]
+    h.press("t")
+    assert h.console.dialog is None
+    assert "Terminate master: not sent (read-only mode)" in h.screen()[-2]
+
+
+def test_hint_at_help_stays_once_connected(h):
+    h.feed(p.LinkUp(), master_hello())
+    assert "h: help" in h.screen()[-2]
+
+
+def test_resume_says_it_cancels_pending_kills(h):
+    farm_of(h)
+    h.press("k", "y")
+    h.feed(p.CommandSent("KILL", 1))
+    h.press("r")
+    assert "also cancels the pending KILL of 1 slave." in h.screen()[-2]
+
+
+def test_read_only_menu_says_so_and_refuses_without_asking():
+    h = Harness(read_only=True)
+    farm_of(h, 2)
+    h.press("enter")
+    assert "Read-only mode: nothing can be sent to the master." in h.text()
+    h.press("down", "down", "enter")  # Kill now: dangerous, asks elsewhere
+    assert h.console.dialog is None
+    assert "Kill now: not sent (read-only mode)" in h.screen()[-2]
+    h.press("home", "enter", "down", "down", "down", "enter")  # Stop all
+    assert h.console.dialog is None
+    assert "not sent (read-only mode)" in h.screen()[-2]
+    assert h.link.sent == []

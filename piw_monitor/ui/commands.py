@@ -37,7 +37,13 @@ def _pause(console):
 
 @command("resume", "Resume the master: WAKE to all")
 def _resume(console):
-    console.act(console.actions.resume())
+    stopping = sum(1 for s in console.farm.slaves.values() if s.stopping)
+    outcome = console.act(console.actions.resume())
+    if outcome.sent and stopping:
+        # WAKE also clears a pending KILL on the master: say so
+        console.status.show(
+            f"Resume: sent WAKE to all, which also cancels the pending KILL "
+            f"of {stopping} slave{'s' if stopping != 1 else ''}.")
 
 
 @command("kill", "Ask to kill the selected slave (KILL)")

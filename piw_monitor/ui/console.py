@@ -50,7 +50,17 @@ class ListAndDetails(Responsive):
         super().__init__(self._beside)
 
     def pick(self, size):
-        return self._beside if size[0] >= WIDE else self._below
+        if size[0] >= WIDE:
+            return self._beside
+        if len(size) == 2:
+            # leave the list its titles and a few rows on a short terminal,
+            # and the pane at least one line inside its frame
+            rows = max(3, min(DETAILS_ROWS, size[1] - 4))
+            widget, options = self._below.contents[1]
+            if options != self._below.options("given", rows):
+                self._below.contents[1] = (
+                    widget, self._below.options("given", rows))
+        return self._below
 
 
 class Console(urwid.WidgetWrap):
@@ -145,7 +155,7 @@ class Console(urwid.WidgetWrap):
             else:
                 self.status.show(f"Connected to the master at {where}." + (
                     " Read-only: no command can be sent."
-                    if self.actions.read_only else ""))
+                    if self.actions.read_only else "") + "  h: help")
         else:
             self._links_lost += 1
             self.status.show(
@@ -280,6 +290,9 @@ class Console(urwid.WidgetWrap):
 
     def confirm_kill(self):
         """Ask before killing the selected slave."""
+        if self.actions.read_only:
+            self.act(self.actions.kill(self.slave_list.selected))
+            return
         slave = self.slave_list.selected
         if slave is None:
             self.status.show(
@@ -309,6 +322,9 @@ class Console(urwid.WidgetWrap):
 
     def confirm_terminate(self):
         """Ask before telling the master to shut down."""
+        if self.actions.read_only:
+            self.act(self.actions.terminate())
+            return
         def answer(yes):
             self.close_dialog()
             if not yes:
@@ -336,7 +352,8 @@ class Console(urwid.WidgetWrap):
         if slave is None:
             title, entries = "The whole farm", farm_actions()
         else:
-            title = slave_name(slave).capitalize()
+            name = slave_name(slave)
+            title = name[:1].upper() + name[1:]
             entries = slave_actions(slave) + farm_actions()
 
         def choose(entry):
@@ -344,7 +361,9 @@ class Console(urwid.WidgetWrap):
             if entry is not None:
                 self._perform(entry, slave)
 
-        self.open_dialog(ActionMenu(title, entries, choose),
+        note = ("Read-only mode: nothing can be sent to the master."
+                if self.actions.read_only else None)
+        self.open_dialog(ActionMenu(title, entries, choose, note),
                          height=("relative", 90))
 
     def _perform(self, entry, slave):
@@ -362,7 +381,8 @@ class Console(urwid.WidgetWrap):
             run = lambda: action(slave)  # noqa: E731
         else:
             run = action
-        if not dangerous:
+        if not dangerous or self.actions.read_only:
+            # read-only: no question first, the answer could only be "no"
             self.act(run())
             return
 
@@ -389,6 +409,11 @@ class Console(urwid.WidgetWrap):
     # ------------------------------------------------------------ urwid
 
     def keypress(self, size, key):
+        if key == "ctrl c":
+            # the terminal sends no SIGINT (Ctrl-C is the Quit key): it must
+            # quit from a dialog, the help, a menu or the filter line too
+            commands.run("quit", self)
+            return None
         if self.dialog is not None:
             key = self._w.keypress(size, key)
             if key is not None:

@@ -56,7 +56,7 @@ class ActionMenu(urwid.WidgetWrap):
     called with the chosen entry, or None when the menu is closed.
     """
 
-    def __init__(self, title, entries, on_choose):
+    def __init__(self, title, entries, on_choose, note=None):
         self.title = title
         self.entries = entries
         self.on_answer = lambda _yes: on_choose(None)
@@ -71,7 +71,13 @@ class ActionMenu(urwid.WidgetWrap):
         items.append(urwid.Text(("dim-dialog", "Enter chooses; Esc closes.")))
         # a box: on a short screen the list scrolls with the focus
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(items))
-        body = urwid.Padding(self._list, left=1, right=1)
+        body = self._list
+        if note:
+            # above the list, so it is seen whatever the list's scroll
+            body = urwid.Pile([("pack", urwid.Text(("dim-dialog", note))),
+                               ("pack", urwid.Divider()), body],
+                              focus_item=2)
+        body = urwid.Padding(body, left=1, right=1)
         super().__init__(urwid.AttrMap(
             urwid.LineBox(body, title=printable(title, 60)), "dialog"))
 

@@ -233,8 +233,15 @@ class ColumnHeader(urwid.Widget):
         layout = Layout.for_width(maxcol)
         arrow = "\N{BLACK DOWN-POINTING SMALL TRIANGLE}" if self.reverse \
             else "\N{BLACK UP-POINTING SMALL TRIANGLE}"
-        titles = [title + (arrow if name == self.sort_column else "")
-                  for name, title in COLUMNS]
+        widths = (1, layout.ID, layout.label, layout.ABI, layout.TIME,
+                  layout.TIME, layout.task)
+        titles = []
+        for (name, title), width in zip(COLUMNS, widths, strict=True):
+            if name == self.sort_column:
+                # shorten the title, never the mark, and never widen the
+                # one-cell state column (that would shift every title)
+                title = title[:max(width - 1, 0)] + arrow
+            titles.append(title)
         left, task = layout.cells(*titles)
         return urwid.Text(
             ("colhead", left + task), wrap="clip").render((maxcol,))
