@@ -253,8 +253,12 @@ class _Parser(configargparse.ArgumentParser):
     """
     The configargparse parser with piw-monitor's habits: only the keys in
     :data:`FILE_KEYS` are read from files, configuration files must be UTF-8
-    text, and every error is one line on stderr and exit status 2.
+    text, and every error is one line on stderr and exit status
+    :attr:`error_status` (2; 3, UNKNOWN, for a ``--check`` probe).
     """
+
+    #: the exit status of a usage or configuration error
+    error_status = 2
 
     def __init__(self, **kwargs):
         self._default_paths = {
@@ -323,7 +327,10 @@ class _Parser(configargparse.ArgumentParser):
         return None
 
     def error(self, message):
-        """Print one line, ``piw-monitor: error: ...``, and exit with 2."""
+        """
+        Print one line, ``piw-monitor: error: ...``, and exit with
+        :attr:`error_status`.
+        """
         message = str(message)  # ConfigArgParse 1.5 passes an exception
         match = re.match(r"argument (--[\w-]+)(?:/[^:]*)?: (.*)", message,
                          re.S)
@@ -334,7 +341,7 @@ class _Parser(configargparse.ArgumentParser):
                            f"{match.group(2)}")
         sys.stderr.write(f"{self.prog}: error: {_one_line(message)}\n")
         sys.stderr.flush()
-        raise SystemExit(2)
+        raise SystemExit(self.error_status)
 
 
 def make_parser(prog="piw-monitor"):
@@ -466,6 +473,12 @@ def _check_combination(parser, args):
         parser.error("--crit-disk must not be above --warn-disk")
 
 
+def _means_check(arg):
+    """True if command-line word *arg* is ``--check`` (or short for it)."""
+    arg = str(arg)
+    return arg.startswith("--ch") and "--check".startswith(arg)
+
+
 def parse_args(argv=None):
     """
     Parse the command line *argv* (``sys.argv[1:]`` when None) together with
@@ -474,11 +487,14 @@ def parse_args(argv=None):
 
     ``--help`` and ``--version`` print and exit with status 0. Any mistake
     prints one line, ``piw-monitor: error: ...``, on stderr and raises
-    ``SystemExit(2)``.
+    ``SystemExit(2)``; ``SystemExit(3)`` with ``--check``, whose UNKNOWN
+    status a monitoring system expects for a probe that could not run.
     """
     if argv is None:
         argv = sys.argv[1:]
     parser = make_parser()
+    if any(_means_check(arg) for arg in argv):
+        parser.error_status = 3
     try:
         args = parser.parse_args(list(argv))
     except configargparse.ConfigFileParserException as exc:

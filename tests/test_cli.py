@@ -50,9 +50,9 @@ def run(args, home, cwd=None):
         capture_output=True, text=True, timeout=60)
 
 
-def one_error_line(result):
+def one_error_line(result, status=2):
     """Check *result* failed the way a usage error must; return its line."""
-    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.returncode == status, (result.returncode, result.stderr)
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
@@ -525,8 +525,23 @@ def test_error_messages_name_no_internal_modules():
 @pytest.mark.parametrize("args", [["--read-only", "--once", "--json"],
                                   ["--read-only", "--check"]])
 def test_read_only_refuses_modes_that_need_a_replay(tmp_path, args):
+    status = 3 if "--check" in args else 2
     assert "--read-only cannot ask the master" in one_error_line(
-        run(args, tmp_path))
+        run(args, tmp_path), status)
+
+
+@needs_no_system_config
+@pytest.mark.parametrize("args, says", [
+    (["--check", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--check", "-c", "missing.conf"], "cannot read configuration file"),
+    (["--check", "--warn-disk", "x"], "--warn-disk"),
+    (["--chec", "--timeout", "-1"], "--timeout"),
+])
+def test_a_probe_that_cannot_run_is_unknown_not_critical(tmp_path, args,
+                                                         says):
+    # a monitoring system reads exit 2 as CRITICAL: a mistake in the probe's
+    # own command line or configuration is UNKNOWN (3), one line as always
+    assert says in one_error_line(run(args, tmp_path), status=3)
 
 
 @needs_no_system_config
