@@ -90,7 +90,7 @@ _MAX_IPC_PATH = 107
 # resolvers accept them, underscores), none starting or ending with a hyphen.
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
 
-_TRANSPORTS = "ipc://, tcp:// or inproc://"
+_TRANSPORTS = "ipc:// or tcp://"
 
 
 def _shown(value, limit=80):
@@ -189,9 +189,9 @@ def _address_problem(value, connect):
             return f"the port {int(port)} is not between 1 and 65535"
         return _check_host(host, connect)
     if transport == "inproc":
-        if not endpoint:
-            return "no name (expected inproc://NAME)"
-        return None
+        # 0MQ would take it, and the monitor would wait for ever
+        return ("inproc:// reaches only sockets in the same process, and the "
+                "master runs in its own (use ipc:// or tcp://)")
     return f"unsupported transport {_shown(transport)} (use {_TRANSPORTS})"
 
 
@@ -202,7 +202,8 @@ def check_address(value, what="queue", *, connect=False):
     Accepted are ``ipc://PATH`` (a path of at most 107 bytes; ``@name`` is a
     Linux abstract socket), ``tcp://HOST:PORT`` (a host name, an IPv4
     address, an IPv6 address in brackets or ``*``, and a port from 1 to
-    65535) and ``inproc://NAME``. With *connect* true the address must be
+    65535). ``inproc://`` is refused: it reaches only sockets in the same
+    process, never a master. With *connect* true the address must be
     one a socket can connect to, so the host ``*`` (every interface, which
     only a binding socket understands) is refused. The check is syntactic
     only: nothing is resolved or connected.
@@ -240,12 +241,27 @@ class _FileParser(configargparse.DefaultConfigFileParser):
         items = {}
         for number, line in enumerate(stream, start=1):
             try:
-                items.update(super().parse([line]))
+                parsed = super().parse([line])
             except configargparse.ConfigFileParserException:
                 raise configargparse.ConfigFileParserException(
                     f"{name}, line {number}: cannot understand "
                     f"{_shown(line.strip())} (expected 'key = value')"
                 ) from None
+            for key, value in parsed.items():
+                # only piw-monitor's own keys: the others belong to other
+                # tools, whatever their syntax
+                if key.replace("_", "-") not in FILE_KEYS:
+                    continue
+                if isinstance(value, list):
+                    raise configargparse.ConfigFileParserException(
+                        f"{name}, line {number}: {key}: one address "
+                        f"expected, not a list")
+                if value == "true" and re.fullmatch(
+                        rf"\s*{re.escape(key)}\s*(?:[#;].*)?", line.strip()):
+                    raise configargparse.ConfigFileParserException(
+                        f"{name}, line {number}: {key}: no value (expected "
+                        f"'{key} = ADDRESS')")
+            items.update(parsed)
         return items
 
 

@@ -393,6 +393,22 @@ def test_errors_are_one_line_in_process(files, capsys):
                    "cannot understand ':bad' (expected 'key = value')\n")
 
 
+@pytest.mark.parametrize("line, says", [
+    ("status-queue = [ipc:///a, ipc:///b]",
+     "status-queue: one address expected, not a list"),
+    ("control-queue", "control-queue: no value (expected 'control-queue = "
+                      "ADDRESS')"),
+])
+def test_our_keys_want_one_address(files, capsys, line, says):
+    # other tools' keys may be lists or bare words: only ours are judged
+    files["home"].write_text(f"output-path = [a, b]\nlegacy\n{line}\n")
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args([])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"piw-monitor: error: {files['home']}, line 3: {says}\n")
+
+
 def test_make_parser_prog():
     assert cli.make_parser(prog="piw-x").format_usage().startswith(
         "usage: piw-x [-h] [--version] [-c FILE]")
@@ -412,7 +428,6 @@ VALID = [
     "tcp://127.0.0.1:5556",
     "tcp://[::1]:5555",
     "tcp://[fe80::1%eth0]:5555",
-    "inproc://piw-status",
 ]
 
 INVALID = [
@@ -448,7 +463,8 @@ INVALID = [
     ("tcp://" + "a" * 64 + ":5555", "is not a valid host name"),
     ("tcp://" + ".".join(["a" * 60] * 5) + ":5555", "longer than 253"),
     ("tcp://eth0;10.0.0.1:5555", "source address"),
-    ("inproc://", "no name"),
+    ("inproc://", "only sockets in the same process"),
+    ("inproc://piw-status", "only sockets in the same process"),
 ]
 
 
