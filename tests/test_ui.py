@@ -711,3 +711,20 @@ def test_read_only_menu_says_so_and_refuses_without_asking():
     assert h.console.dialog is None
     assert "not sent (read-only mode)" in h.screen()[-2]
     assert h.link.sent == []
+
+
+def test_a_filter_matching_nothing_says_so(h):
+    farm_of(h, 2)
+    h.press("/", *"zzz", "enter")
+    text = h.text()
+    assert "No slave matches 'zzz'; Esc clears the filter." in text
+    assert "No build slaves known yet" not in text
+    h.press("esc")
+    assert "Filter cleared: every slave is shown." in h.screen()[-2]
+    assert "pi-01" in h.text()
+
+
+def test_esc_without_a_filter_claims_nothing(h):
+    farm_of(h, 2)
+    h.press("esc")
+    assert "Filter cleared" not in h.text()

@@ -226,6 +226,7 @@ class Console(urwid.WidgetWrap):
 
     def end_filter(self, clear=False):
         """Stop typing the filter; with *clear*, show every slave again."""
+        had_filter = bool(self.slave_list.filter_text)
         if clear:
             self.slave_list.set_filter("")
         if self.filtering:
@@ -238,7 +239,7 @@ class Console(urwid.WidgetWrap):
             self.status.show(
                 f"Showing {self.slave_list.shown} of {self.slave_list.total} "
                 f"slaves matching '{text}'; Esc clears.")
-        elif clear:
+        elif clear and had_filter:
             self.status.show("Filter cleared: every slave is shown.")
 
     def _type_filter(self, size, key):

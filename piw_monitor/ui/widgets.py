@@ -286,13 +286,23 @@ class MasterRow(ListRow):
 
 
 class EmptyRow(urwid.Text):
-    """Stands below the master's row while no slave is known."""
+    """Stands below the master's row while no slave is shown."""
 
     slave = None
     selected = False
 
     def __init__(self):
-        super().__init__(("dim", "  No build slaves known yet."))
+        super().__init__("")
+        self.explain("")
+
+    def explain(self, filter_text, total=0):
+        """Say why no slave is shown: none known, or none matching."""
+        if filter_text and total:
+            words = (f"  No slave matches '{printable(filter_text, 40)}'; "
+                     f"Esc clears the filter.")
+        else:
+            words = "  No build slaves known yet."
+        self.set_text(("dim", words))
 
 
 class SlaveList(urwid.WidgetWrap):
@@ -417,6 +427,7 @@ class SlaveList(urwid.WidgetWrap):
             widgets.append(row)
         self._rows = rows
         if len(widgets) == 1:
+            self._empty.explain(self.filter_text, total)
             widgets.append(self._empty)
         self._walker[:] = widgets
         index = None
