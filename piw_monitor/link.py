@@ -68,6 +68,13 @@ HELLO_RETRIES = 5
 #: itself the link reconnects the socket (0MQ announces its own retry at once).
 RECOVER_DELAY = dt.timedelta(seconds=0.5)
 
+#: How long (in ms) closing the control socket waits for a command already
+#: handed to a connected master to leave: a QUIT sent just before the monitor
+#: exits must not be dropped. 0MQ's IMMEDIATE keeps a command off any pipe
+#: but a live connection's, so this never delivers to a later master, and
+#: the status socket closes at once: closing never takes longer than this.
+FLUSH_LINGER = 250
+
 #: Why :meth:`MasterLink.send` sent nothing (:class:`~piw_monitor.protocol.NotSent`).
 NOT_CONNECTED = "not connected to the master: nothing was sent"
 READ_ONLY = "read-only mode: nothing was sent"
@@ -130,7 +137,7 @@ class _Queue:
             pass
         self.sock.connect(self.address)
 
-    def close(self):
+    def close(self, linger=0):
         if self.monitor is not None:
             try:
                 self.sock.disable_monitor()
@@ -138,7 +145,7 @@ class _Queue:
                 pass
             self.monitor.close(linger=0)
             self.monitor = None
-        self.sock.close(linger=0)
+        self.sock.close(linger=linger)
 
 
 class MasterLink:
@@ -480,8 +487,10 @@ class MasterLink:
 
     def close(self):
         """
-        Close the sockets at once, dropping anything unsent (LINGER 0), and
-        the context if the link made it. Never hangs; closing twice is fine.
+        Close the sockets, and the context if the link made it: the status
+        socket at once, the control socket after at most
+        :data:`FLUSH_LINGER` ms for a command just sent to leave, anything
+        else unsent dropped. Never hangs; closing twice is fine.
         """
         if self._closed:
             return
@@ -494,7 +503,7 @@ class MasterLink:
     def _release(self):
         for queue in self._queues():
             try:
-                queue.close()
+                queue.close(FLUSH_LINGER if queue is self._push else 0)
             except zmq.ZMQError:
                 pass
         self._sub = self._push = None

@@ -17,8 +17,9 @@ import time
 import pytest
 import zmq
 
+from piw_monitor import link as link_module
 from piw_monitor import protocol as p
-from piw_monitor.link import LinkError, MasterLink
+from piw_monitor.link import FLUSH_LINGER, LinkError, MasterLink
 from piw_monitor.protocol import NotSent
 
 from .helpers import wait_for
@@ -477,6 +478,30 @@ def test_close_is_prompt_with_unsent_commands(master):
     assert not link.connected
     with pytest.raises(NotSent):
         link.send("QUIT")
+
+
+def test_a_command_sent_just_before_close_is_not_dropped(master, ipc_addrs,
+                                                         monkeypatch):
+    # Terminate sends QUIT and exits at once: closing must give the QUIT
+    # its moment to leave, and only the control socket waits
+    lingers = []
+    close = link_module._Queue.close
+
+    def spy(queue, linger=0):
+        lingers.append((queue.name, linger))
+        close(queue, linger)
+
+    monkeypatch.setattr(link_module._Queue, "close", spy)
+    for _ in range(10):
+        link = MasterLink(*ipc_addrs)  # its own context, ended by close
+        link.open()
+        Driver(link).run(up)
+        assert master.recv() == HELLO
+        link.send("QUIT")
+        link.close()
+        assert master.recv() == p.quit_master()
+    assert set(lingers) == {("status queue", 0), ("control queue", FLUSH_LINGER)}
+    assert FLUSH_LINGER <= 500
 
 
 def test_close_leaves_a_given_context_free(ctx, master):
