@@ -68,6 +68,17 @@ HELLO_RETRIES = 5
 #: itself the link reconnects the socket (0MQ announces its own retry at once).
 RECOVER_DELAY = dt.timedelta(seconds=0.5)
 
+#: A connection that ends sooner than this after coming up is short-lived.
+#: After :data:`SHORT_LIVES` short-lived connections in a row (a master that
+#: replays a frame over the size limit every time makes each replay end the
+#: connection), the HELLO on the next connection waits 2 s, then 4 s, and so
+#: on up to :data:`HELLO_BACKOFF_MAX`, rather than asking the master for a
+#: replay twice a second for ever. A connection that lasts resets it.
+SHORT_LIFE = dt.timedelta(seconds=10)
+SHORT_LIVES = 3
+HELLO_BACKOFF = dt.timedelta(seconds=2)
+HELLO_BACKOFF_MAX = dt.timedelta(seconds=60)
+
 #: How long (in ms) closing the control socket waits for a command already
 #: handed to a connected master to leave: a QUIT sent just before the monitor
 #: exits must not be dropped. 0MQ's IMMEDIATE keeps a command off any pipe
@@ -191,6 +202,10 @@ class MasterLink:
         # master answers (None: not waiting for an answer); times sent
         self._hello_due = False
         self._hello_at = None
+        #: no HELLO before this time (see SHORT_LIVES), or None
+        self._hello_hold = None
+        self._up_since = None
+        self._short_lives = 0
         self._hello_sends = 0
 
     def __enter__(self):
@@ -391,10 +406,17 @@ class MasterLink:
             if not self._up and self._sub.up and (
                     self._push is None or self._push.up):
                 self._up = True
+                self._up_since = self._clock()
                 events.append(protocol.LinkUp())
                 if self._push is not None:
                     self._hello_due = True
                     self._hello_sends = 0
+                    self._hello_hold = None
+                    if self._short_lives >= SHORT_LIVES:
+                        wait = HELLO_BACKOFF * 2 ** min(
+                            self._short_lives - SHORT_LIVES, 5)
+                        self._hello_hold = self._up_since + min(
+                            wait, HELLO_BACKOFF_MAX)
         elif event == zmq.EVENT_CONNECT_RETRIED:
             # 0MQ reconnects by itself
             queue.lost_at = None
@@ -406,11 +428,20 @@ class MasterLink:
                 self._up = False
                 self._hello_due = False
                 self._hello_at = None
+                if self._up_since is not None and \
+                        queue.lost_at - self._up_since < SHORT_LIFE:
+                    self._short_lives += 1
+                else:
+                    self._short_lives = 0
                 events.append(protocol.LinkDown(f"{queue.name} disconnected"))
 
     # ------------------------------------------------------------ sending
 
     def _send_hello(self):
+        if self._hello_hold is not None:
+            if self._clock() < self._hello_hold:
+                return  # tick() sends it when the time comes
+            self._hello_hold = None
         try:
             self._push.sock.send(protocol.hello(), zmq.NOBLOCK)
         except zmq.ZMQError:

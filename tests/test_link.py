@@ -427,6 +427,33 @@ def test_oversized_frame_reconnects(master, make_link):
     assert link.connected
 
 
+def test_a_replay_that_always_breaks_the_link_is_not_asked_for_in_a_loop(
+        master, make_link, monkeypatch):
+    # a master whose replay holds a frame over the limit ends every
+    # connection it answers: after SHORT_LIVES such short connections the
+    # HELLO that asks for the replay again waits, longer each time
+    monkeypatch.setattr(link_module, "SHORT_LIVES", 2)
+    monkeypatch.setattr(link_module, "HELLO_BACKOFF", dt.timedelta(seconds=1))
+    link = make_link(max_frame=1000)
+    d = Driver(link)
+    delays = []
+    for lives in range(4):
+        d.run(lambda d, n=lives + 1: len(d.of(p.LinkUp)) == n, tick=True,
+              select_timeout=0.05)
+        up_at = time.monotonic()
+        d.run(lambda d: master.pull.poll(0), tick=True, select_timeout=0.05)
+        delays.append(time.monotonic() - up_at)
+        assert master.recv() == HELLO
+        master.wait_subscribed()
+        master.publish([b"\x82" + b"x" * 2000])  # the replay breaks it
+        d.run(lambda d, n=lives + 1: len(d.of(p.LinkDown)) == n, tick=True,
+              select_timeout=0.05)
+    # asked at once twice, then held back 1 s, then 2 s
+    assert delays[0] < 0.5 and delays[1] < 0.5, delays
+    assert 1.0 <= delays[2] < 2.0, delays
+    assert 2.0 <= delays[3] < 3.5, delays
+
+
 # ------------------------------------------------------------ addresses
 
 @pytest.mark.parametrize("address, reason", [
