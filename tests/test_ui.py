@@ -728,3 +728,12 @@ def test_esc_without_a_filter_claims_nothing(h):
     farm_of(h, 2)
     h.press("esc")
     assert "Filter cleared" not in h.text()
+
+
+def test_a_master_known_only_from_its_stats_is_not_called_question_mark():
+    # read-only: no replay, so no HELLO from the master until another
+    # monitor asks for one
+    h = Harness(read_only=True)
+    h.feed(p.LinkUp(), master_stats())
+    assert h.screen()[0].startswith("Master │ running")
+    assert "?" not in h.screen()[0]

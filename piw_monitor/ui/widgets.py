@@ -529,7 +529,8 @@ class MasterHeader(urwid.WidgetWrap):
         m = farm.master
         now = self.view.now
         state = m.state(now)
-        label = printable(m.label, 40) if m.label else "?"
+        # no label before the master's HELLO (read-only: until a replay)
+        name = f"Master {printable(m.label, 40)}" if m.label else "Master"
         if state == "waiting":
             return ("header-warn",
                     f"Waiting for the master at "
@@ -538,10 +539,10 @@ class MasterHeader(urwid.WidgetWrap):
             since = fmt.clock(m.last_seen or m.lost_at)
             why = "connection lost" if state == "lost" else "no word"
             return ("header-bad",
-                    f"Master {label} silent since {since} ({why}); "
+                    f"{name} silent since {since} ({why}); "
                     "showing the last known state")
         word = "paused" if state == "paused" else "running"
-        parts = [f"Master {label}", word]
+        parts = [name, word]
         if m.started is not None:
             parts.append(f"up {fmt.duration(fmt.since(now, m.started))}")
         if m.last_seen is not None:
