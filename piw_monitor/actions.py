@@ -82,6 +82,8 @@ class Actions:
         Retire *slave*: ``["KILL", id]``. The master tells it to terminate
         the next time it asks for work; a build in progress is finished first.
         """
+        if self.read_only:  # the reason that holds whatever is selected
+            return Outcome(False, f"Kill slave: not sent ({self._read_only_reason}).")
         if slave is None:
             return Outcome(False, "Kill slave: no slave selected; nothing sent.")
         return self._send(
@@ -91,6 +93,8 @@ class Actions:
 
     def skip(self, slave):
         """Abandon *slave*'s current build: ``["SKIP", id]``."""
+        if self.read_only:
+            return Outcome(False, f"Skip build: not sent ({self._read_only_reason}).")
         if slave is None:
             return Outcome(False, "Skip build: no slave selected; nothing sent.")
         return self._send(
@@ -103,6 +107,8 @@ class Actions:
         Stop *slave* as soon as possible: ``["SKIP", id]`` abandons its
         current build, then ``["KILL", id]`` retires it at its next request.
         """
+        if self.read_only:
+            return Outcome(False, f"Kill now: not sent ({self._read_only_reason}).")
         if slave is None:
             return Outcome(False, "Kill now: no slave selected; nothing sent.")
         name = slave_name(slave)
@@ -124,6 +130,9 @@ class Actions:
         Abandon every current build: ``["SKIP", id]`` to each slave that is
         building (today's master does nothing with ``["SKIP", null]``).
         """
+        if self.read_only:
+            return Outcome(False, "Skip all builds: not sent "
+                                  f"({self._read_only_reason}).")
         building = [s for s in slaves if s.task == "building"]
         if not building:
             return Outcome(False, "Skip all builds: no slave is building; "

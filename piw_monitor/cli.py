@@ -250,13 +250,15 @@ class _FileParser(configargparse.DefaultConfigFileParser):
             for key, value in parsed.items():
                 # only piw-monitor's own keys: the others belong to other
                 # tools, whatever their syntax
-                if key.replace("_", "-") not in FILE_KEYS:
+                # (exactly as configargparse matches them: status_queue is
+                # not ours, and is ignored whatever its value)
+                if key not in FILE_KEYS:
                     continue
                 if isinstance(value, list):
                     raise configargparse.ConfigFileParserException(
                         f"{name}, line {number}: {key}: one address "
                         f"expected, not a list")
-                if value == "true" and re.fullmatch(
+                if value == "" or value == "true" and re.fullmatch(
                         rf"\s*{re.escape(key)}\s*(?:[#;].*)?", line.strip()):
                     raise configargparse.ConfigFileParserException(
                         f"{name}, line {number}: {key}: no value (expected "
@@ -491,7 +493,7 @@ def _check_combination(parser, args):
 
 def _means_check(arg):
     """True if command-line word *arg* is ``--check`` (or short for it)."""
-    arg = str(arg)
+    arg = str(arg).partition("=")[0]  # --check=yes is a mistake, but ours
     return arg.startswith("--ch") and "--check".startswith(arg)
 
 

@@ -68,12 +68,15 @@ HELLO_RETRIES = 5
 #: itself the link reconnects the socket (0MQ announces its own retry at once).
 RECOVER_DELAY = dt.timedelta(seconds=0.5)
 
-#: A connection that ends sooner than this after coming up is short-lived.
+#: A connection that ends sooner than this after its first HELLO was sent
+#: is short-lived (the time a HELLO was held back does not count: a hold of
+#: 16 s would otherwise make every connection look long-lived).
 #: After :data:`SHORT_LIVES` short-lived connections in a row (a master that
 #: replays a frame over the size limit every time makes each replay end the
 #: connection), the HELLO on the next connection waits 2 s, then 4 s, and so
 #: on up to :data:`HELLO_BACKOFF_MAX`, rather than asking the master for a
-#: replay twice a second for ever. A connection that lasts resets it.
+#: replay twice a second for ever. A connection that lasts resets it; one
+#: that ends before its HELLO was sent changes nothing.
 SHORT_LIFE = dt.timedelta(seconds=10)
 SHORT_LIVES = 3
 HELLO_BACKOFF = dt.timedelta(seconds=2)
@@ -204,7 +207,8 @@ class MasterLink:
         self._hello_at = None
         #: no HELLO before this time (see SHORT_LIVES), or None
         self._hello_hold = None
-        self._up_since = None
+        #: when this connection's first HELLO went out (None: not yet)
+        self._asked_at = None
         self._short_lives = 0
         self._hello_sends = 0
 
@@ -406,17 +410,19 @@ class MasterLink:
             if not self._up and self._sub.up and (
                     self._push is None or self._push.up):
                 self._up = True
-                self._up_since = self._clock()
-                events.append(protocol.LinkUp())
+                self._asked_at = None
+                wait = None
                 if self._push is not None:
                     self._hello_due = True
                     self._hello_sends = 0
                     self._hello_hold = None
                     if self._short_lives >= SHORT_LIVES:
-                        wait = HELLO_BACKOFF * 2 ** min(
-                            self._short_lives - SHORT_LIVES, 5)
-                        self._hello_hold = self._up_since + min(
-                            wait, HELLO_BACKOFF_MAX)
+                        wait = min(HELLO_BACKOFF * 2 ** min(
+                            self._short_lives - SHORT_LIVES, 5),
+                            HELLO_BACKOFF_MAX)
+                        self._hello_hold = self._clock() + wait
+                events.append(protocol.LinkUp(
+                    wait.total_seconds() if wait else 0.0))
         elif event == zmq.EVENT_CONNECT_RETRIED:
             # 0MQ reconnects by itself
             queue.lost_at = None
@@ -428,12 +434,16 @@ class MasterLink:
                 self._up = False
                 self._hello_due = False
                 self._hello_at = None
-                if self._up_since is not None and \
-                        queue.lost_at - self._up_since < SHORT_LIFE:
+                if self._asked_at is None:
+                    pass  # ended before asking for a replay: no evidence
+                elif queue.lost_at - self._asked_at < SHORT_LIFE:
                     self._short_lives += 1
                 else:
                     self._short_lives = 0
-                events.append(protocol.LinkDown(f"{queue.name} disconnected"))
+                events.append(protocol.LinkDown(
+                    f"{queue.name} disconnected",
+                    self._short_lives if self._short_lives >= SHORT_LIVES
+                    else 0))
 
     # ------------------------------------------------------------ sending
 
@@ -450,6 +460,8 @@ class MasterLink:
             return
         self._hello_due = False
         self._hello_at = self._clock()
+        if self._asked_at is None:
+            self._asked_at = self._hello_at
         self._hello_sends += 1
 
     def send(self, message, data=protocol.NO_DATA):

@@ -82,7 +82,8 @@ class Master:
     __slots__ = (
         "label", "started", "os_name", "os_version", "board_revision",
         "board_serial", "first_seen", "last_seen", "stats", "paused",
-        "paused_since", "connected", "lost_at", "replays",
+        "paused_since", "connected", "lost_at", "broken_replays",
+        "replay_in", "replays",
     )
 
     def __init__(self):
@@ -105,6 +106,12 @@ class Master:
         self.connected = False
         #: when the link said the connection went away
         self.lost_at = None
+        #: connections in a row that ended soon after asking for the replay
+        #: (counted from the third: a frame over the size limit?)
+        self.broken_replays = 0
+        #: seconds the link waits before asking for the replay, after such
+        #: connections (0: it asks at once)
+        self.replay_in = 0.0
         #: how many replays (master HELLOs) have been received
         self.replays = 0
 
@@ -572,15 +579,23 @@ class Farm:
         m = self.master
         m.connected = True
         m.lost_at = None
+        m.replay_in = ev.replay_in
         self._changes.master = True
-        self._log(now, None, "connected to the master")
+        self._log(now, None, "connected to the master" + (
+            f"; asking for its replay in {ev.replay_in:.0f} s"
+            if ev.replay_in else ""))
 
     def _link_down(self, ev, now):
         m = self.master
         m.connected = False
         m.lost_at = now
+        m.broken_replays = ev.broken_replays
         self._changes.master = True
-        self._log(now, None, "connection to the master lost")
+        why = [ev.reason] if ev.reason else []
+        if ev.broken_replays:
+            why.append(f"{ev.broken_replays} replays in a row broke it")
+        self._log(now, None, "connection to the master lost" + (
+            f" ({'; '.join(why)})" if why else ""))
 
     def _command_sent(self, ev, now):
         m = self.master

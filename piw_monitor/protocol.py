@@ -265,13 +265,25 @@ class LinkEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class LinkUp(LinkEvent):
-    """The link has a live connection to the master on both queues."""
+    """
+    The link has a live connection to the master on both queues.
+    *replay_in* is how many seconds the link waits before asking for the
+    master's replay (0: at once), after replays that kept breaking the
+    connection.
+    """
+    replay_in: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class LinkDown(LinkEvent):
-    """The link lost its connection to the master."""
+    """
+    The link lost its connection to the master. *broken_replays* counts the
+    connections in a row, this one included, that ended soon after asking
+    for the replay (0 when this one did not), the sign of a replay holding a
+    frame over the size limit.
+    """
     reason: str = ""
+    broken_replays: int = 0
 
 
 @dataclass(frozen=True, slots=True)

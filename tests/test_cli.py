@@ -398,6 +398,8 @@ def test_errors_are_one_line_in_process(files, capsys):
      "status-queue: one address expected, not a list"),
     ("control-queue", "control-queue: no value (expected 'control-queue = "
                       "ADDRESS')"),
+    ("control-queue =", "control-queue: no value (expected 'control-queue "
+                        "= ADDRESS')"),
 ])
 def test_our_keys_want_one_address(files, capsys, line, says):
     # other tools' keys may be lists or bare words: only ours are judged
@@ -407,6 +409,15 @@ def test_our_keys_want_one_address(files, capsys, line, says):
     assert info.value.code == 2
     assert capsys.readouterr().err == (
         f"piw-monitor: error: {files['home']}, line 3: {says}\n")
+
+
+def test_a_key_we_ignore_is_not_judged(files, capsys):
+    # status_queue is not status-queue: configargparse ignores it, so a
+    # list or a bare word there must not stop the program either
+    files["home"].write_text("status_queue = [a, b]\ncontrol_queue\n")
+    args = cli.parse_args([])
+    assert args.status_queue == "ipc:///tmp/piw-status"
+    assert capsys.readouterr().err == ""
 
 
 def test_make_parser_prog():
@@ -552,6 +563,7 @@ def test_read_only_refuses_modes_that_need_a_replay(tmp_path, args):
     (["--check", "-c", "missing.conf"], "cannot read configuration file"),
     (["--check", "--warn-disk", "x"], "--warn-disk"),
     (["--chec", "--timeout", "-1"], "--timeout"),
+    (["--check=yes"], "ignored explicit argument"),
 ])
 def test_a_probe_that_cannot_run_is_unknown_not_critical(tmp_path, args,
                                                          says):

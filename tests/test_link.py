@@ -428,30 +428,50 @@ def test_oversized_frame_reconnects(master, make_link):
 
 
 def test_a_replay_that_always_breaks_the_link_is_not_asked_for_in_a_loop(
-        master, make_link, monkeypatch):
+        master, make_link):
     # a master whose replay holds a frame over the limit ends every
     # connection it answers: after SHORT_LIVES such short connections the
-    # HELLO that asks for the replay again waits, longer each time
-    monkeypatch.setattr(link_module, "SHORT_LIVES", 2)
-    monkeypatch.setattr(link_module, "HELLO_BACKOFF", dt.timedelta(seconds=1))
-    link = make_link(max_frame=1000)
+    # HELLO that asks for the replay again waits, longer each time, up to
+    # HELLO_BACKOFF_MAX; the hold itself must not make a connection look
+    # long-lived. The link's timers run on a clock the test moves, so
+    # nothing here depends on how fast the machine is.
+    clock = Clock()
+    link = make_link(max_frame=1024, clock=clock)
     d = Driver(link)
-    delays = []
-    for lives in range(4):
-        d.run(lambda d, n=lives + 1: len(d.of(p.LinkUp)) == n, tick=True,
-              select_timeout=0.05)
-        up_at = time.monotonic()
-        d.run(lambda d: master.pull.poll(0), tick=True, select_timeout=0.05)
-        delays.append(time.monotonic() - up_at)
-        assert master.recv() == HELLO
+    holds = []
+    for lives in range(10):
+        # (re)connect: 0MQ in real time, the link's recovery on our clock
+        deadline = time.monotonic() + 10
+        while len(d.of(p.LinkUp)) <= lives:
+            assert time.monotonic() < deadline, "no reconnection"
+            d.events += link.drain()
+            if len(d.of(p.LinkUp)) <= lives:
+                link.tick(clock.advance(
+                    link_module.RECOVER_DELAY.total_seconds()))
+                select.select(link.fds(), [], [], 0.05)
+        hold = min(link_module.HELLO_BACKOFF * 2 ** max(
+            min(lives - link_module.SHORT_LIVES, 5), 0),
+            link_module.HELLO_BACKOFF_MAX)
+        if lives < link_module.SHORT_LIVES:
+            hold = dt.timedelta(0)
+        if hold:
+            # not a moment before the hold is over...
+            link.tick(clock.advance(hold.total_seconds() - 0.1))
+            d.events += link.drain()
+            assert not master.pull.poll(100), f"HELLO {lives} came early"
+            link.tick(clock.advance(0.1))
+        d.events += link.drain()
+        assert master.recv() == HELLO   # ...and then at once
+        holds.append(hold.total_seconds())
         master.wait_subscribed()
         master.publish([b"\x82" + b"x" * 2000])  # the replay breaks it
-        d.run(lambda d, n=lives + 1: len(d.of(p.LinkDown)) == n, tick=True,
+        d.run(lambda d, n=lives + 1: len(d.of(p.LinkDown)) == n,
               select_timeout=0.05)
-    # asked at once twice, then held back 1 s, then 2 s
-    assert delays[0] < 0.5 and delays[1] < 0.5, delays
-    assert 1.0 <= delays[2] < 2.0, delays
-    assert 2.0 <= delays[3] < 3.5, delays
+    assert holds == [0, 0, 0, 2, 4, 8, 16, 32, 60, 60]
+    # and the link says so, for the screen to explain it
+    assert [e.replay_in for e in d.of(p.LinkUp)] == holds
+    assert [e.broken_replays for e in d.of(p.LinkDown)] == [
+        0, 0, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
 # ------------------------------------------------------------ addresses

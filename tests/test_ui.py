@@ -737,3 +737,43 @@ def test_a_master_known_only_from_its_stats_is_not_called_question_mark():
     h.feed(p.LinkUp(), master_stats())
     assert h.screen()[0].startswith("Master │ running")
     assert "?" not in h.screen()[0]
+
+
+def test_resume_from_the_menu_says_it_cancels_pending_kills(h):
+    farm_of(h)
+    h.press("k", "y")
+    h.feed(p.CommandSent("KILL", 1))
+    h.press("home", "enter", "down", "enter")  # the farm's menu: Resume
+    assert h.link.sent[-1] == ("WAKE", None)
+    assert "also cancels the pending KILL of 1 slave." in h.screen()[-2]
+
+
+def test_hint_at_help_stays_once_connected_read_only():
+    h = Harness(read_only=True)
+    h.feed(p.LinkUp(), master_hello())
+    assert "Read-only" in h.screen()[-2]
+    assert "h: help" in h.screen()[-2]
+
+
+def test_read_only_says_read_only_even_with_no_slave_selected():
+    h = Harness(read_only=True)
+    farm_of(h)
+    h.press("home", "k")  # the master's row: no slave selected
+    assert "Kill slave: not sent (read-only mode)" in h.screen()[-2]
+
+
+def test_replays_that_keep_breaking_the_link_are_explained(h):
+    h.feed(p.LinkUp(), master_hello())
+    h.feed(p.LinkDown("status queue disconnected", 3))
+    line = h.screen()[-2]
+    assert line.startswith("3 replays in a row broke the connection: a "
+                           "frame over --max-frame-size?")
+    h.feed(p.LinkUp(2.0))
+    assert h.screen()[-2].startswith(
+        "Connected; replay asked for in 2 s, as the last ones broke the "
+        "connection")
+    h.press("l")
+    text = h.text((140, 40))
+    assert "connection to the master lost (status queue disconnected; 3 " \
+        "replays in a row broke it)" in text
+    assert "connected to the master; asking for its replay in 2 s" in text

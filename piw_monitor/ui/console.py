@@ -148,16 +148,30 @@ class Console(urwid.WidgetWrap):
         self._was_connected = master.connected
         if master.connected:
             where = self.header.status_queue
-            if self._links_lost:
+            if master.replay_in:
+                # the most useful words first: the line is cut at its end
+                self.status.show(
+                    f"Connected; replay asked for in {master.replay_in:.0f} "
+                    f"s, as the last ones broke the connection ({where}).",
+                    error=True)
+            elif self._links_lost:
                 self.status.show(
                     f"The master at {where} is back: its replay replaces "
                     "the stale picture.")
             else:
-                self.status.show(f"Connected to the master at {where}." + (
-                    " Read-only: no command can be sent."
-                    if self.actions.read_only else "") + "  h: help")
+                # short enough that the hint at h survives 80 columns
+                self.status.show(
+                    ("Read-only: connected" if self.actions.read_only
+                     else "Connected") + f" to the master at {where}."
+                    "  h: help")
         else:
             self._links_lost += 1
+            if master.broken_replays:
+                self.status.show(
+                    f"{master.broken_replays} replays in a row broke the "
+                    f"connection: a frame over --max-frame-size? "
+                    f"Reconnecting by itself.", error=True)
+                return
             self.status.show(
                 "Lost the connection to the master; reconnecting by itself. "
                 "Commands cannot be sent meanwhile.", error=True)
@@ -374,6 +388,11 @@ class Console(urwid.WidgetWrap):
             return
         if method == "kill":
             self.confirm_kill()
+            return
+        if method in ("pause", "resume"):
+            # the same command as the key and the button (Resume says
+            # when it also cancels a pending Kill slave)
+            commands.run(method, self)
             return
         action = getattr(self.actions, method)
         if method == "skip_all":
