@@ -590,12 +590,13 @@ def test_json_streams_ndjson_until_the_timeout(demo, home):
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert 2 <= elapsed < 5
+    # ends at the timeout, not long after (start-up included)
+    assert 2 <= elapsed < 6, elapsed
     records = ndjson(result.stdout)
-    assert records[0]["kind"] == "master"
+    assert records[0]["kind"] == "master", records[0]
     masters = [r for r in records if r["kind"] == "master"]
-    assert masters[-1]["label"] == "demo-master"
-    assert masters[-1]["state"] == "connected"
+    assert masters[-1]["label"] == "demo-master", masters[-1]
+    assert masters[-1]["state"] == "connected", masters[-1]
     slaves = [r for r in records if r["kind"] == "slave"]
     assert {r["id"] for r in slaves} >= {1, 2, 3}
     assert all(r["state"] in model.STATES for r in slaves)
