@@ -59,6 +59,12 @@ class Actions:
             return f", {exc.args[0]}"
         return None
 
+    def _read_only_outcome(self, what):
+        """*what* refused for read-only mode (None when not read-only)."""
+        if self._link is None:
+            return Outcome(False, f"{what}: not sent ({self._read_only_reason}).")
+        return None
+
     def _send(self, what, message, data, done):
         why = self._refusal(message, data)
         if why is not None:
@@ -83,7 +89,7 @@ class Actions:
         the next time it asks for work; a build in progress is finished first.
         """
         if self.read_only:  # the reason that holds whatever is selected
-            return Outcome(False, f"Kill slave: not sent ({self._read_only_reason}).")
+            return self._read_only_outcome("Kill slave")
         if slave is None:
             return Outcome(False, "Kill slave: no slave selected; nothing sent.")
         return self._send(
@@ -94,7 +100,7 @@ class Actions:
     def skip(self, slave):
         """Abandon *slave*'s current build: ``["SKIP", id]``."""
         if self.read_only:
-            return Outcome(False, f"Skip build: not sent ({self._read_only_reason}).")
+            return self._read_only_outcome("Skip build")
         if slave is None:
             return Outcome(False, "Skip build: no slave selected; nothing sent.")
         return self._send(
@@ -108,7 +114,7 @@ class Actions:
         current build, then ``["KILL", id]`` retires it at its next request.
         """
         if self.read_only:
-            return Outcome(False, f"Kill now: not sent ({self._read_only_reason}).")
+            return self._read_only_outcome("Kill now")
         if slave is None:
             return Outcome(False, "Kill now: no slave selected; nothing sent.")
         name = slave_name(slave)
@@ -131,8 +137,7 @@ class Actions:
         building (today's master does nothing with ``["SKIP", null]``).
         """
         if self.read_only:
-            return Outcome(False, "Skip all builds: not sent "
-                                  f"({self._read_only_reason}).")
+            return self._read_only_outcome("Skip all builds")
         building = [s for s in slaves if s.task == "building"]
         if not building:
             return Outcome(False, "Skip all builds: no slave is building; "
