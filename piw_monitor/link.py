@@ -330,11 +330,15 @@ class MasterLink:
         if not self._opened or self._closed:
             return events
         count = 0
+        decode = protocol.decode_status
+        append = events.append
+        max_frame = self.max_frame
         while True:
             now = self._clock()
             # frames first: those already queued arrived before any
             # disconnection the monitors may be reporting
             recv = self._sub.sock.recv
+            start = count
             while limit is None or count < limit:
                 try:
                     # a zmq.Frame says whether more parts follow without
@@ -346,11 +350,18 @@ class MasterLink:
                 count += 1
                 if frame.more:
                     # 0MQ delivers a message whole: the rest is there
-                    parts = [frame.bytes,
-                             *self._sub.sock.recv_multipart(zmq.NOBLOCK)]
-                else:
-                    parts = (frame.bytes,)
-                events.append(self._decode(parts, now))
+                    rest = self._sub.sock.recv_multipart(zmq.NOBLOCK)
+                    append(protocol.BadFrame("multipart message", len(
+                        frame.bytes) + sum(len(part) for part in rest)))
+                    continue
+                event = decode(frame.bytes, now, max_frame)
+                if type(event) is protocol.MasterHello:
+                    # the master's answer to a HELLO (ours or another
+                    # monitor's): our subscription is live, and the replay
+                    # follows
+                    self._hello_at = None
+                append(event)
+            self.frames_received += count - start
             self._read_monitors(events)
             if self._hello_due:
                 self._send_hello()
@@ -360,19 +371,6 @@ class MasterLink:
                 return events
             if not readable:
                 return events
-
-    def _decode(self, parts, now):
-        self.frames_received += 1
-        if len(parts) != 1:
-            return protocol.BadFrame(
-                "multipart message", sum(len(p) for p in parts))
-        event = protocol.decode_status(
-            parts[0], now=now, max_size=self.max_frame)
-        if isinstance(event, protocol.MasterHello):
-            # the master's answer to a HELLO (ours or another monitor's): our
-            # subscription is live, and the replay follows
-            self._hello_at = None
-        return event
 
     def _readable(self):
         """
