@@ -773,7 +773,10 @@ def test_ctrl_c_while_waiting_for_the_replay(mute, home, mode, status, out,
     proc = subprocess.Popen(
         monitor_command([*queues(addrs), *mode, "--timeout", "30"]),
         env=environment(home), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from an interactive shell: a suite started in the background
+        # (cmd &) passes SIGINT on ignored, and Python then leaves it so
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # its HELLO has come: it is waiting for the replay
         assert control.poll(15_000), "no HELLO from the monitor"
