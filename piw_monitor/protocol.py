@@ -23,6 +23,15 @@ The format, as recorded from a real master (piwheels 0.23):
 Both cbor2 5.4 (the piwheels master's) and cbor2 6 are supported: no decoder
 hook is used, tags are resolved after decoding, so the hook signatures that
 changed between the two do not matter.
+
+Where it was built, the optional C module ``piw_monitor._fastframe``
+(``_fastframe.c``) takes the commonest frames, a slave's ``STATS``,
+``BUILD``, ``SEND``, ``DONE`` and ``SLEEP`` laid out as a real master lays
+them out: it checks them as this module does and makes their events without
+cbor2, or, for any frame it does not take, leaves it to cbor2 and the checks
+here, which accept it or give the reason. The events are the same either
+way (:data:`ACCELERATED` says which is in use; ``PIW_MONITOR_PURE_PYTHON=1``
+in the environment leaves the accelerator out).
 """
 
 from __future__ import annotations
@@ -30,10 +39,24 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import io
+import os
 import threading
 from dataclasses import dataclass, fields
 
 import cbor2
+
+# An optional accelerator, built from _fastframe.c where there is a C
+# compiler; PIW_MONITOR_PURE_PYTHON=1 leaves it out.
+_fastframe = None
+if os.environ.get("PIW_MONITOR_PURE_PYTHON") != "1":
+    try:
+        from piw_monitor import _fastframe
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+
+#: Whether the common slave messages are decoded by the accelerator
+#: (``piw_monitor._fastframe``), not by cbor2: the same events either way.
+ACCELERATED = _fastframe is not None
 
 __all__ = [
     "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
@@ -42,7 +65,7 @@ __all__ = [
     "LinkDown", "CommandSent", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
-    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
+    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent", "ACCELERATED",
 ]
 
 #: The largest status frame accepted by default, in bytes. A real master's
@@ -463,18 +486,20 @@ def _slave_hello(sid, ts, data, now):
         _text(rev, "board revision"), _text(serial, "board serial"))
 
 
-def _slot_setters(cls):
-    # each field's slot descriptor: setting through it skips the
-    # object.__setattr__ call by name that a frozen dataclass's __init__
-    # makes for every field
+def _slots(cls):
+    """
+    Each field's slot descriptor, in the order of the fields: setting through
+    it skips the object.__setattr__ call by name that a frozen dataclass's
+    __init__ makes for every field.
+    """
     return tuple(
         next(c.__dict__[f.name] for c in cls.__mro__ if f.name in c.__dict__)
-        .__set__ for f in fields(cls))
+        for f in fields(cls))
 
 
 def _stats_builder():
     (s_sid, s_ts, s_stamp, s_ds, s_df, s_ms, s_mf, s_ss, s_sf, s_load,
-     s_temp) = _slot_setters(SlaveStats)
+     s_temp) = (slot.__set__ for slot in _slots(SlaveStats))
     new = object.__new__
 
     def build(sid, ts, stamp, ds, df, ms, mf, ss, sf, load, temp):
@@ -602,6 +627,17 @@ def _slave(data, now):
     return decoder(sid, ts, inner, now)
 
 
+# The accelerator checks what the code above checks, with these limits; it
+# recognises the common slave messages and makes their events, and leaves
+# every other frame (and every frame it would reject) to the code above.
+if _fastframe is not None:
+    _fastframe.configure(MIN_TIME, MAX_INT, _LOAD, _TEMPERATURE, MAX_TEXT, {
+        cls.message: (cls, _slots(cls)) for cls in (
+            SlaveStats, SlaveBuild, SlaveSend, SlaveDone, SlaveSleep)})
+    _recognise = _fastframe.slave_message
+else:  # pragma: no cover - depends on the build
+    _recognise = None
+
 _STATUS_DECODERS = {
     "HELLO": _master_hello,
     "STATS": _master_stats,
@@ -719,6 +755,12 @@ def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
             raise ProtocolError("empty frame")
         if size > max_size:
             raise ProtocolError(f"frame too large ({size} bytes)")
+        if _recognise is not None:
+            # nearly every frame: a slave's STATS, BUILD, SEND, DONE or
+            # SLEEP, recognised and checked byte for byte without cbor2
+            event = _recognise(frame, None if now is None else _future(now))
+            if event is not None:
+                return event
         msg = _loads(frame)
         if isinstance(msg, str):
             raise ProtocolError(f"{_short(msg)} without data")

@@ -4,7 +4,10 @@ and against hostile input.
 """
 
 import datetime as dt
+import importlib.util
 import math
+import os
+from dataclasses import astuple
 import subprocess
 import sys
 import time
@@ -714,10 +717,30 @@ def test_slave_stats_built_fast_equal_the_dataclass():
 def slow_path(frame, now=None):
     """
     What :func:`decode_status` makes of *frame* with its fast paths turned
-    off: they only take a value whose type is exactly the datetime class.
+    off: the accelerator is not asked, and the Python fast paths only take a
+    value whose type is exactly the datetime class.
     """
-    with mock.patch.object(p, "_DATETIME", object):
+    with mock.patch.object(p, "_DATETIME", object), \
+            mock.patch.object(p, "_recognise", None):
         return p.decode_status(frame, now)
+
+
+COMMON_EVENTS = (p.SlaveStats, p.SlaveBuild, p.SlaveSend, p.SlaveDone,
+                 p.SlaveSleep)
+
+
+def assert_agree(frame, now):
+    """
+    The fast paths make of *frame* what the slow path makes of it; and the
+    accelerator, when built, takes every common slave message laid out as a
+    master lays it out (as encode_status writes it) that the slow path takes.
+    """
+    expected = slow_path(frame, now)
+    assert p.decode_status(frame, now) == expected
+    if p._recognise is not None and type(expected) in COMMON_EVENTS and \
+            p.encode_status(expected) == frame:
+        limit = None if now is None else p._future(now)
+        assert p._recognise(frame, limit) == expected
 
 
 def test_the_fast_paths_can_be_turned_off_for_the_comparison():
@@ -777,4 +800,216 @@ def test_the_fast_paths_agree_with_the_slow_path(values, change, now_offset):
             frame += bytes([where])
     now = None if now_offset is None else \
         ts + dt.timedelta(seconds=now_offset)
-    assert p.decode_status(frame, now) == slow_path(frame, now)
+    assert_agree(frame, now)
+
+
+# ------------------------------------------------ the optional accelerator
+
+needs_accelerator = pytest.mark.skipif(
+    p._recognise is None,
+    reason="piw_monitor._fastframe was not built (no C compiler?)")
+
+COMMON = {"STATS", "BUILD", "SEND", "DONE", "SLEEP"}
+
+
+@needs_accelerator
+@pytest.mark.parametrize("record", STATUS, ids=frame_id)
+def test_the_accelerator_takes_the_common_recorded_slave_messages(record):
+    # every slave STATS, BUILD, SEND, DONE and SLEEP a real master sent is
+    # recognised, and decodes to what cbor2 and the general checks make of
+    # it; nothing else is recognised
+    frame = bytes.fromhex(record["hex"])
+    decoded = record["decoded"]
+    common = decoded[0] == "SLAVE" and decoded[1][2] in COMMON
+    assert (p._recognise(frame, None) is not None) == common
+    now = recorded_time(record)
+    expected = slow_path(frame, now)
+    assert not isinstance(expected, p.BadFrame)
+    if common:  # without cbor2
+        with mock.patch.object(p, "_loads", side_effect=AssertionError):
+            assert p.decode_status(frame, now) == expected
+    assert p.decode_status(frame, now) == expected
+
+
+def slave_frame(message, data, ts=None, sid=1):
+    return cbor2.dumps(["SLAVE", [sid, ts or some_time(), message, data]])
+
+
+def stats_data(stamp=None):
+    return [stamp or some_time(), 1, 2, 3, 4, 5, 6, 0.5, 40.0]
+
+
+@pytest.mark.parametrize("frame", [
+    # timestamps: without a fraction, at the edges, impossible, other forms
+    slave_frame("STATS", stats_data(), ts=cbor2.CBORTag(0, text))
+    for text in (
+        "2026-11-28T02:50:38Z", "2000-01-01T00:00:00Z",
+        "1999-12-31T23:59:59.999999Z", "2026-02-29T00:00:00Z",
+        "2028-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
+        "2026-11-28T24:00:00Z", "2026-11-28T23:59:60Z",
+        "0000-01-01T00:00:00Z", "2026-11-28t02:50:38Z",
+        "2026-11-28T02:50:38.5Z", "2026-11-28T02:50:38.304934+00:00",
+        "2026-11-28T02:50:38.30493Z", "2026-11-28T02:50:38.3049345Z",
+        "2026-11-28T02:50:3x.304934Z", "2026-11-28 02:50:38.304934Z",
+        "9999-12-31T23:59:59.999999Z")
+] + [
+    slave_frame("STATS", stats_data(stamp=cbor2.CBORTag(0, text)))
+    for text in ("2026-11-28T02:50:38Z", "2026-02-30T00:00:00.000000Z")
+] + [
+    # texts at every length boundary of their encoding and of MAX_TEXT
+    slave_frame("SEND", "x" * n) for n in (
+        0, 23, 24, 255, 256, p.MAX_TEXT, p.MAX_TEXT + 1, 65535 - 64)
+] + [
+    slave_frame("BUILD", data) for data in (
+        ["numpy", "2.1.0"], ["", ""], ["é" * 600, "1"], ["ü" * 1024, "2"],
+        ["ü" * 1025, "2"], ["\x1b[2J", "\x00"], ["a", 1], ["a"],
+        ["a", "b", "c"], "a")
+] + [
+    # the same messages in other encodings, and other data
+    slave_frame("SLEEP", True), slave_frame("SLEEP", False),
+    slave_frame("SLEEP", None), slave_frame("SLEEP", 1),
+    slave_frame("DONE", cbor2.CBORTag(p.TAG_NODATA, None)),
+    slave_frame("DONE", None), slave_frame("DONE", cbor2.CBORTag(2002, 0)),
+    slave_frame("STATS", stats_data(), sid=p.MAX_INT),
+    slave_frame("STATS", stats_data(), sid=p.MAX_INT + 1),
+    slave_frame("STATS", stats_data(), sid=2 ** 64 - 1),
+    slave_frame("STATS", stats_data(), sid=-1),
+    slave_frame("STATS", [some_time(), 1, 2, 3, 4, 5, 6, 1, 40.0]),
+    slave_frame("STATS", [some_time(), 1, 2, 3, 4, 5, -6, 0.5, 40.0]),
+    slave_frame("STATS", [some_time(), 1, 2, 3, 4, 5, 6, 0.5, math.nan]),
+    slave_frame("STATS", [some_time(), 1, 2, 3, 4, 5, 6, 0.5, 1000.5]),
+    slave_frame("STATS", stats_data(stamp=some_time(10 ** 6))),
+    # invalid UTF-8, hand-made: SEND with text(2) c3 28
+    slave_frame("SEND", "ab")[:-3] + b"\x62\xc3\x28",
+    # a length beyond the frame, in each width
+    slave_frame("SEND", "ab")[:-3] + b"\x78\xff" + b"a",
+    slave_frame("SEND", "ab")[:-3] + b"\x79\xff\xff" + b"a",
+    slave_frame("SEND", "ab")[:-3] + b"\x7a\xff\xff\xff\xff" + b"a",
+    slave_frame("SEND", "ab")[:-3] + b"\x7b" + b"\x00" * 7 + b"\x02ab",
+    # non-canonical heads cbor2 accepts
+    slave_frame("SEND", "ab")[:-3] + b"\x78\x02ab",
+    b"\x82\x65SLAVE\x84\x18\x01" + slave_frame("SLEEP", True)[9:],
+], ids=lambda frame: frame[:48].hex())
+def test_the_accelerator_agrees_with_cbor2_on_edges(frame):
+    now = some_time(5)
+    for when in (None, now):
+        assert_agree(frame, when)
+
+
+@settings(max_examples=3000, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(message=st.sampled_from(["BUILD", "SEND", "DONE", "SLEEP"]),
+       text=st.text(max_size=40) | st.sampled_from(["", "x" * 1024]),
+       other=st.text(max_size=8), sid=edge_uints, ts=times,
+       change=st.one_of(
+           st.none(),
+           st.tuples(st.just("byte"), st.integers(0, 300),
+                     st.integers(0, 255)),
+           st.tuples(st.just("cut"), st.integers(1, 300), st.just(0)),
+           st.tuples(st.just("add"), st.integers(0, 255), st.just(0))),
+       now_offset=st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)))
+def test_the_accelerator_agrees_with_cbor2_on_other_messages(
+        message, text, other, sid, ts, change, now_offset):
+    data = {
+        "BUILD": [text, other], "SEND": text, "SLEEP": bool(len(text) % 2),
+        "DONE": cbor2.CBORTag(p.TAG_NODATA, None)}[message]
+    frame = cbor2.dumps(["SLAVE", [sid, ts, message, data]])
+    if change is not None:
+        kind, where, byte = change
+        if kind == "byte":
+            where %= len(frame)
+            frame = frame[:where] + bytes([byte]) + frame[where + 1:]
+        elif kind == "cut":
+            frame = frame[:-(where % len(frame)) or None]
+        else:
+            frame += bytes([where])
+    now = None if now_offset is None else \
+        ts + dt.timedelta(seconds=now_offset)
+    assert_agree(frame, now)
+
+
+@needs_accelerator
+def test_the_accelerator_gives_what_cbor2_gives():
+    # the same values, of the same types, the datetimes in the same zone
+    frame = slave_frame("STATS", stats_data())
+    event = p._recognise(frame, None)
+    _, (sid, ts, _, inner) = cbor2.loads(frame)
+    assert astuple(event) == (sid, ts, *inner)
+    assert [type(v) for v in astuple(event)] == [
+        type(v) for v in (sid, ts, *inner)]
+    assert event.timestamp.tzinfo is ts.tzinfo is UTC
+    for other in (bytearray(frame), memoryview(frame), frame.decode("latin-1"),
+                  None, 3):
+        assert p._recognise(other, None) is None
+    for limit in (some_time(-1), some_time(-0.000001)):  # one is past it
+        assert p._recognise(frame, limit) is None
+    assert p._recognise(frame, some_time()) == event
+    with pytest.raises(TypeError):
+        p._recognise(frame, "tomorrow")
+    with pytest.raises(TypeError):
+        p._recognise(frame)
+
+
+@needs_accelerator
+@pytest.mark.parametrize("frame, expected", [
+    (slave_frame("STATS", stats_data()),
+     p.SlaveStats(1, some_time(), some_time(), 1, 2, 3, 4, 5, 6, 0.5, 40.0)),
+    (slave_frame("BUILD", ["numpy", "2.1.0"]),
+     p.SlaveBuild(1, some_time(), "numpy", "2.1.0")),
+    (slave_frame("SEND", "a.whl"), p.SlaveSend(1, some_time(), "a.whl")),
+    (slave_frame("DONE", cbor2.CBORTag(p.TAG_NODATA, None)),
+     p.SlaveDone(1, some_time())),
+    (slave_frame("SLEEP", True), p.SlaveSleep(1, some_time(), True)),
+], ids=lambda v: type(v).__name__ if isinstance(v, p.Event) else "")
+def test_events_the_accelerator_makes_are_the_dataclasses(frame, expected):
+    with mock.patch.object(p, "_loads", side_effect=AssertionError):
+        event = p.decode_status(frame, some_time(5))
+    assert type(event) is type(expected)
+    assert event == expected and hash(event) == hash(expected)
+    assert repr(event) == repr(expected)
+    with pytest.raises(AttributeError):  # still frozen
+        event.slave_id = 4
+
+
+@needs_accelerator
+def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
+    events = {cls.message: (cls, p._slots(cls)) for cls in (
+        p.SlaveStats, p.SlaveBuild, p.SlaveSend, p.SlaveDone, p.SlaveSleep)}
+    good = (p.MIN_TIME, p.MAX_INT, p._LOAD, p._TEMPERATURE, p.MAX_TEXT)
+    send = events["SEND"][1]
+    for wrong in [
+        {**events, "SEND": (p.SlaveSend, send[:2])},        # a field short
+        {**events, "SEND": (p.SlaveSend, list(send))},      # not a tuple
+        {**events, "SEND": ("SlaveSend", send)},            # not a class
+        {**events, "SEND": (p.SlaveSend, send[:2] + (
+            p.SlaveBuild.package,))},                       # another's slot
+        {**events, "SEND": (p.SlaveSend, send[:2] + (int.real,))},
+        {k: v for k, v in events.items() if k != "DONE"},   # one missing
+    ]:
+        with pytest.raises(TypeError):
+            p._fastframe.configure(*good, wrong)
+    with pytest.raises(TypeError):
+        p._fastframe.configure("2000", *good[1:], events)
+    # nothing was changed by the refusals
+    frame = slave_frame("SEND", "a.whl")
+    assert p._recognise(frame, None) == p.SlaveSend(1, some_time(), "a.whl")
+
+
+BUILT = importlib.util.find_spec("piw_monitor._fastframe") is not None
+
+
+@pytest.mark.parametrize("value, accelerated", [
+    ("1", False), ("0", BUILT), ("", BUILT)])
+def test_the_accelerator_can_be_left_out(value, accelerated):
+    code = ("import piw_monitor.protocol as p, cbor2, datetime as dt; "
+            "print(p.ACCELERATED); "
+            "ts = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc); "
+            "print(p.decode_status(cbor2.dumps("
+            "['SLAVE', [1, ts, 'SEND', 'a.whl']])))")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        timeout=60, env={**os.environ, "PIW_MONITOR_PURE_PYTHON": value})
+    assert result.returncode == 0, result.stderr
+    flag, event = result.stdout.splitlines()
+    assert flag == str(accelerated)
+    assert event.startswith("SlaveSend(slave_id=1, ")

@@ -1,0 +1,556 @@
+/*
+ * piw_monitor._fastframe: the commonest status frames, a slave's STATS,
+ * BUILD, SEND, DONE and SLEEP messages, recognised byte for byte and turned
+ * into their events without cbor2.
+ *
+ * An optional accelerator of protocol.decode_status. It only ever accepts:
+ * for a frame laid out exactly as a piwheels master lays out one of those
+ * messages, whose values pass the checks protocol.py makes (with the limits
+ * protocol.py gives to configure()), it returns the event protocol.py would
+ * have made. For anything else (another message; another encoding of the
+ * same values; a truncated frame; trailing bytes; an impossible date; text
+ * that is not UTF-8; a value out of range) it returns None, and protocol.py
+ * decodes the frame with cbor2 and its general checks, which accept it or
+ * say what is wrong with it. The test suite compares the two on recorded,
+ * generated, edge and mutated frames.
+ *
+ * The layouts recognised (RFC 8949 encodings):
+ *
+ *   82                          array(2)
+ *     65 "SLAVE"                text(5)
+ *     84                        array(4)
+ *       <uint>                  slave id
+ *       <time>                  timestamp
+ *       then one of:
+ *       65 "STATS" 89 <time> <uint> x 6 <float64> x 2
+ *       65 "BUILD" 82 <text> <text>
+ *       64 "SEND" <text>
+ *       64 "DONE" d9 07d2 f6    tag 2002 around null: no data
+ *       65 "SLEEP" f4 | f5      false | true
+ *
+ * where <uint> is major type 0 in any of its lengths; <text> a
+ * definite-length text string (up to 4-byte lengths) of valid UTF-8;
+ * <float64> is fb and eight bytes; <time> is tag 0 (c0) around a text string
+ * of 20 bytes (74) or 27 bytes (78 1b) holding "YYYY-MM-DDTHH:MM:SSZ" or
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ", which cbor2 decodes (and this too) to an
+ * aware datetime in datetime.timezone.utc.
+ *
+ * The checks (those of protocol._slave and the messages' own): the slave id
+ * and the six STATS sizes at most MAX_INT; both timestamps at or after
+ * MIN_TIME and, when a limit is given, at or before it; the load average and
+ * the temperature within their ranges (NaN is not); each text at most
+ * MAX_TEXT characters.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <structmember.h>
+#include <string.h>
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+} cursor;
+
+static int
+take_byte(cursor *c, unsigned char expected)
+{
+    if (c->p >= c->end || *c->p != expected)
+        return 0;
+    c->p++;
+    return 1;
+}
+
+static int
+take_bytes(cursor *c, const char *expected, Py_ssize_t n)
+{
+    if (c->end - c->p < n || memcmp(c->p, expected, (size_t)n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+/* major type 0 (unsigned integer), any length */
+static int
+take_uint(cursor *c, unsigned long long *value)
+{
+    unsigned char initial;
+    int size, i;
+    unsigned long long v = 0;
+
+    if (c->p >= c->end)
+        return 0;
+    initial = *c->p;
+    if (initial >> 5 != 0)
+        return 0;
+    initial &= 0x1f;
+    if (initial < 24) {
+        c->p++;
+        *value = initial;
+        return 1;
+    }
+    switch (initial) {
+    case 24: size = 1; break;
+    case 25: size = 2; break;
+    case 26: size = 4; break;
+    case 27: size = 8; break;
+    default: return 0;
+    }
+    if (c->end - c->p < 1 + size)
+        return 0;
+    c->p++;
+    for (i = 0; i < size; i++)
+        v = (v << 8) | c->p[i];
+    c->p += size;
+    *value = v;
+    return 1;
+}
+
+static int
+take_double(cursor *c, double *value)
+{
+    unsigned long long bits = 0;
+    int i;
+
+    if (c->end - c->p < 9 || *c->p != 0xfb)
+        return 0;
+    for (i = 1; i <= 8; i++)
+        bits = (bits << 8) | c->p[i];
+    c->p += 9;
+    memcpy(value, &bits, sizeof(*value));
+    return 1;
+}
+
+static int
+digits(const unsigned char *s, int n, int *value)
+{
+    int i, v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *value = v;
+    return 1;
+}
+
+/* tag 0 over "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"; a new reference or NULL with
+ * no exception set */
+static PyObject *
+take_time(cursor *c, PyObject *utc)
+{
+    const unsigned char *s;
+    Py_ssize_t n, head;
+    int year, month, day, hour, minute, second, micro = 0;
+    PyObject *result;
+
+    if (!take_byte(c, 0xc0) || c->end - c->p < 2)
+        return NULL;
+    /* text(20) has its length in the initial byte, text(27) in the next */
+    if (c->p[0] == 0x74) {
+        n = 20;
+        head = 1;
+    } else if (c->p[0] == 0x78 && c->p[1] == 27) {
+        n = 27;
+        head = 2;
+    } else {
+        return NULL;
+    }
+    if (c->end - c->p < head + n)
+        return NULL;
+    s = c->p + head;
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':'
+            || s[16] != ':' || s[n - 1] != 'Z')
+        return NULL;
+    if (!digits(s, 4, &year) || !digits(s + 5, 2, &month)
+            || !digits(s + 8, 2, &day) || !digits(s + 11, 2, &hour)
+            || !digits(s + 14, 2, &minute) || !digits(s + 17, 2, &second))
+        return NULL;
+    if (n == 27 && (s[19] != '.' || !digits(s + 20, 6, &micro)))
+        return NULL;
+    result = PyDateTimeAPI->DateTime_FromDateAndTime(
+        year, month, day, hour, minute, second, micro, utc,
+        PyDateTimeAPI->DateTimeType);
+    if (result == NULL) {
+        /* an impossible date: cbor2 says what is wrong with it */
+        PyErr_Clear();
+        return NULL;
+    }
+    c->p += head + n;
+    return result;
+}
+
+/* major type 3 (text), definite length; a new reference or NULL with no
+ * exception set */
+static PyObject *
+take_text(cursor *c)
+{
+    unsigned char initial;
+    Py_ssize_t head, n;
+    PyObject *result;
+
+    if (c->p >= c->end)
+        return NULL;
+    initial = *c->p;
+    if (initial >= 0x60 && initial <= 0x77) {
+        head = 1;
+        n = initial - 0x60;
+    } else if (initial == 0x78 && c->end - c->p >= 2) {
+        head = 2;
+        n = c->p[1];
+    } else if (initial == 0x79 && c->end - c->p >= 3) {
+        head = 3;
+        n = ((Py_ssize_t)c->p[1] << 8) | c->p[2];
+    } else if (initial == 0x7a && c->end - c->p >= 5) {
+        unsigned long long v = ((unsigned long long)c->p[1] << 24)
+            | ((unsigned long long)c->p[2] << 16)
+            | ((unsigned long long)c->p[3] << 8) | c->p[4];
+        if (v > (unsigned long long)(c->end - c->p))
+            return NULL;
+        head = 5;
+        n = (Py_ssize_t)v;
+    } else {
+        return NULL;
+    }
+    if (c->end - c->p - head < n)
+        return NULL;
+    result = PyUnicode_DecodeUTF8((const char *)c->p + head, n, "strict");
+    if (result == NULL) {
+        /* not UTF-8: cbor2 says so */
+        PyErr_Clear();
+        return NULL;
+    }
+    c->p += head + n;
+    return result;
+}
+
+/* ------------------------------------------------------ configuration */
+
+enum { STATS, BUILD, SEND, DONE, SLEEP, KINDS };
+
+static const char *const kind_names[KINDS] = {
+    "STATS", "BUILD", "SEND", "DONE", "SLEEP"};
+/* the number of fields of each kind's event */
+static const Py_ssize_t kind_fields[KINDS] = {11, 4, 3, 2, 3};
+
+#define MAX_FIELDS 11
+
+static struct {
+    int ready;
+    PyObject *utc;
+    PyObject *min_time;
+    unsigned long long max_int;
+    double load_lo, load_hi, temp_lo, temp_hi;
+    Py_ssize_t max_text;
+    PyTypeObject *types[KINDS];
+    Py_ssize_t offsets[KINDS][MAX_FIELDS];
+} config;
+
+/* check *spec* for *kind*; its class (borrowed) and offsets into *type*
+ * and *offsets* */
+static int
+configure_kind(int kind, PyObject *spec, PyTypeObject **type,
+               Py_ssize_t *offsets)
+{
+    PyObject *cls, *slots;
+    Py_ssize_t i;
+
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 2
+            || !PyType_Check(PyTuple_GET_ITEM(spec, 0))
+            || !PyTuple_Check(PyTuple_GET_ITEM(spec, 1))) {
+        PyErr_Format(PyExc_TypeError,
+                     "configure: %s needs (class, tuple of its slots)",
+                     kind_names[kind]);
+        return -1;
+    }
+    cls = PyTuple_GET_ITEM(spec, 0);
+    slots = PyTuple_GET_ITEM(spec, 1);
+    if (PyTuple_GET_SIZE(slots) != kind_fields[kind]) {
+        PyErr_Format(PyExc_TypeError, "configure: %s has %zd fields",
+                     kind_names[kind], kind_fields[kind]);
+        return -1;
+    }
+    for (i = 0; i < kind_fields[kind]; i++) {
+        PyObject *slot = PyTuple_GET_ITEM(slots, i);
+        PyMemberDef *member;
+
+        if (!PyObject_TypeCheck(slot, &PyMemberDescr_Type)
+                || !PyType_IsSubtype((PyTypeObject *)cls,
+                                     PyDescr_TYPE(slot))) {
+            PyErr_Format(PyExc_TypeError,
+                         "configure: %s: not a slot of the class",
+                         kind_names[kind]);
+            return -1;
+        }
+        member = ((PyMemberDescrObject *)slot)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+            PyErr_Format(PyExc_TypeError,
+                         "configure: %s: not an object slot",
+                         kind_names[kind]);
+            return -1;
+        }
+        offsets[i] = member->offset;
+    }
+    *type = (PyTypeObject *)cls;
+    return 0;
+}
+
+PyDoc_STRVAR(configure_doc,
+"configure(min_time, max_int, load, temperature, max_text, events)\n--\n\n"
+"Give the limits of the checks (load and temperature as (low, high)) and,\n"
+"in events, for each message name the event class and the slot\n"
+"descriptors of its fields in order. Until this is called, slave_message\n"
+"recognises nothing.");
+
+static PyObject *
+configure(PyObject *module, PyObject *args)
+{
+    PyObject *min_time, *events;
+    unsigned long long max_int;
+    double load_lo, load_hi, temp_lo, temp_hi;
+    Py_ssize_t max_text;
+    PyTypeObject *types[KINDS];
+    Py_ssize_t offsets[KINDS][MAX_FIELDS];
+    int kind;
+
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O!K(dd)(dd)nO!:configure",
+                          PyDateTimeAPI->DateTimeType, &min_time, &max_int,
+                          &load_lo, &load_hi, &temp_lo, &temp_hi, &max_text,
+                          &PyDict_Type, &events))
+        return NULL;
+    /* everything is checked before anything changes */
+    for (kind = 0; kind < KINDS; kind++) {
+        PyObject *spec = PyDict_GetItemString(events, kind_names[kind]);
+
+        if (spec == NULL) {
+            PyErr_Format(PyExc_TypeError, "configure: no %s in events",
+                         kind_names[kind]);
+            return NULL;
+        }
+        if (configure_kind(kind, spec, &types[kind], offsets[kind]) < 0)
+            return NULL;
+    }
+    for (kind = 0; kind < KINDS; kind++) {
+        Py_INCREF(types[kind]);
+        Py_XSETREF(config.types[kind], types[kind]);
+        memcpy(config.offsets[kind], offsets[kind], sizeof(offsets[kind]));
+    }
+    Py_INCREF(min_time);
+    Py_XSETREF(config.min_time, min_time);
+    config.max_int = max_int;
+    config.load_lo = load_lo;
+    config.load_hi = load_hi;
+    config.temp_lo = temp_lo;
+    config.temp_hi = temp_hi;
+    config.max_text = max_text;
+    config.ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------- events */
+
+/* A new event of *kind* holding *values* (new references, always consumed);
+ * NULL with no exception set if it could not be made. */
+static PyObject *
+new_event(int kind, PyObject **values)
+{
+    PyTypeObject *type = config.types[kind];
+    Py_ssize_t i, n = kind_fields[kind];
+    PyObject *event = type->tp_alloc(type, 0);
+
+    if (event == NULL) {
+        PyErr_Clear();
+        for (i = 0; i < n; i++)
+            Py_DECREF(values[i]);
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        *(PyObject **)((char *)event + config.offsets[kind][i]) = values[i];
+    return event;
+}
+
+static void
+release(PyObject **values, Py_ssize_t n)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < n; i++)
+        Py_XDECREF(values[i]);
+}
+
+/* at or after MIN_TIME, and at or before *limit* unless that is None */
+static int
+time_ok(PyObject *value, PyObject *limit)
+{
+    int ok = PyObject_RichCompareBool(value, config.min_time, Py_GE);
+
+    if (ok == 1 && limit != Py_None)
+        ok = PyObject_RichCompareBool(value, limit, Py_LE);
+    if (ok < 0) {
+        PyErr_Clear();
+        ok = 0;
+    }
+    return ok;
+}
+
+static PyObject *
+uint_value(unsigned long long value)
+{
+    PyObject *result;
+
+    if (value > config.max_int)
+        return NULL;
+    result = PyLong_FromUnsignedLongLong(value);
+    if (result == NULL)
+        PyErr_Clear();
+    return result;
+}
+
+static PyObject *
+text_value(cursor *c)
+{
+    PyObject *result = take_text(c);
+
+    if (result != NULL && PyUnicode_GET_LENGTH(result) > config.max_text)
+        Py_CLEAR(result);
+    return result;
+}
+
+/* values[0] and values[1] (slave id, timestamp) are set; the rest follows
+ * at c, which must end with the frame */
+static PyObject *
+stats(cursor *c, PyObject *limit, PyObject **values)
+{
+    unsigned long long size;
+    double load, temperature;
+    int i;
+
+    if (!take_byte(c, 0x89))
+        goto none;
+    values[2] = take_time(c, config.utc);
+    if (values[2] == NULL || !time_ok(values[2], limit))
+        goto none;
+    for (i = 3; i < 9; i++)
+        if (!take_uint(c, &size) || (values[i] = uint_value(size)) == NULL)
+            goto none;
+    if (!take_double(c, &load) || !take_double(c, &temperature)
+            || c->p != c->end
+            || !(config.load_lo <= load && load <= config.load_hi)
+            || !(config.temp_lo <= temperature
+                 && temperature <= config.temp_hi))
+        goto none;
+    if ((values[9] = PyFloat_FromDouble(load)) == NULL
+            || (values[10] = PyFloat_FromDouble(temperature)) == NULL) {
+        PyErr_Clear();
+        goto none;
+    }
+    return new_event(STATS, values);
+none:
+    release(values, MAX_FIELDS);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(slave_message_doc,
+"slave_message(frame, limit)\n--\n\n"
+"The event of a slave STATS, BUILD, SEND, DONE or SLEEP frame (bytes) laid\n"
+"out as a piwheels master lays it out and passing protocol.py's checks,\n"
+"timestamps at or before *limit* (a datetime, or None for no limit); None\n"
+"for any other frame.");
+
+static PyObject *
+slave_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *frame, *limit, *event;
+    PyObject *values[MAX_FIELDS] = {NULL};
+    unsigned long long sid;
+    cursor c;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "slave_message(frame, limit): two arguments");
+        return NULL;
+    }
+    frame = args[0];
+    limit = args[1];
+    if (limit != Py_None && !PyDateTime_Check(limit)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "slave_message: limit must be a datetime or None");
+        return NULL;
+    }
+    if (!config.ready || !PyBytes_CheckExact(frame))
+        Py_RETURN_NONE;
+    c.p = (const unsigned char *)PyBytes_AS_STRING(frame);
+    c.end = c.p + PyBytes_GET_SIZE(frame);
+
+    if (!take_bytes(&c, "\x82\x65SLAVE\x84", 8) || !take_uint(&c, &sid)
+            || (values[0] = uint_value(sid)) == NULL)
+        goto none;
+    values[1] = take_time(&c, config.utc);
+    if (values[1] == NULL || !time_ok(values[1], limit))
+        goto none;
+    if (take_bytes(&c, "\x65STATS", 6))
+        return stats(&c, limit, values);
+    if (take_bytes(&c, "\x65" "BUILD", 6)) {
+        if (!take_byte(&c, 0x82) || (values[2] = text_value(&c)) == NULL
+                || (values[3] = text_value(&c)) == NULL || c.p != c.end)
+            goto none;
+        event = new_event(BUILD, values);
+    } else if (take_bytes(&c, "\x64SEND", 5)) {
+        if ((values[2] = text_value(&c)) == NULL || c.p != c.end)
+            goto none;
+        event = new_event(SEND, values);
+    } else if (take_bytes(&c, "\x64" "DONE\xd9\x07\xd2\xf6", 9)) {
+        if (c.p != c.end)
+            goto none;
+        event = new_event(DONE, values);
+    } else if (take_bytes(&c, "\x65SLEEP", 6)) {
+        if (c.end - c.p != 1 || (*c.p != 0xf4 && *c.p != 0xf5))
+            goto none;
+        values[2] = *c.p == 0xf5 ? Py_True : Py_False;
+        Py_INCREF(values[2]);
+        event = new_event(SLEEP, values);
+    } else {
+        goto none;
+    }
+    if (event == NULL)
+        Py_RETURN_NONE;
+    return event;
+none:
+    release(values, MAX_FIELDS);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS, configure_doc},
+    {"slave_message", (PyCFunction)(void (*)(void))slave_message,
+     METH_FASTCALL, slave_message_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "piw_monitor._fastframe",
+    "Byte-level recognition of the commonest status frames (optional "
+    "accelerator of piw_monitor.protocol.decode_status).",
+    -1,
+    methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__fastframe(void)
+{
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
+    config.utc = PyDateTimeAPI->TimeZone_UTC;
+    Py_INCREF(config.utc);
+    return PyModule_Create(&module);
+}
