@@ -773,34 +773,39 @@ edge_stats = st.tuples(
               st.floats(allow_nan=True, allow_infinity=True)),
     st.floats(-400, 1100))
 stats_values = st.one_of(realistic_stats, edge_stats)
+# a frame left whole, or with one byte changed, cut short or one added
+changes = st.one_of(
+    st.none(),
+    st.tuples(st.just("byte"), st.integers(0, 300), st.integers(0, 255)),
+    st.tuples(st.just("cut"), st.integers(1, 300), st.just(0)),
+    st.tuples(st.just("add"), st.integers(0, 255), st.just(0)))
+now_offsets = st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9))
+
+
+def mutated(frame, change):
+    """*frame* with *change* (drawn from ``changes``) made to it."""
+    if change is None:
+        return frame
+    kind, where, byte = change
+    if kind == "byte":
+        where %= len(frame)
+        return frame[:where] + bytes([byte]) + frame[where + 1:]
+    if kind == "cut":
+        return frame[:-(where % len(frame)) or None]
+    return frame + bytes([where])
 
 
 @settings(max_examples=4000, deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(values=stats_values,
-       change=st.one_of(
-           st.none(),
-           st.tuples(st.just("byte"), st.integers(0, 300),
-                     st.integers(0, 255)),
-           st.tuples(st.just("cut"), st.integers(1, 300), st.just(0)),
-           st.tuples(st.just("add"), st.integers(0, 255), st.just(0))),
-       now_offset=st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)))
+       change=changes, now_offset=now_offsets)
 def test_the_fast_paths_agree_with_the_slow_path(values, change, now_offset):
     sid, ts, stamp, ints, load, temp = values
     frame = cbor2.dumps(["SLAVE", [sid, ts, "STATS",
                                    [stamp, *ints, load, temp]]])
-    if change is not None:
-        kind, where, byte = change
-        if kind == "byte":
-            where %= len(frame)
-            frame = frame[:where] + bytes([byte]) + frame[where + 1:]
-        elif kind == "cut":
-            frame = frame[:-(where % len(frame)) or None]
-        else:
-            frame += bytes([where])
     now = None if now_offset is None else \
         ts + dt.timedelta(seconds=now_offset)
-    assert_agree(frame, now)
+    assert_agree(mutated(frame, change), now)
 
 
 # ------------------------------------------------ the optional accelerator
@@ -901,31 +906,16 @@ def test_the_accelerator_agrees_with_cbor2_on_edges(frame):
 @given(message=st.sampled_from(["BUILD", "SEND", "DONE", "SLEEP"]),
        text=st.text(max_size=40) | st.sampled_from(["", "x" * 1024]),
        other=st.text(max_size=8), sid=edge_uints, ts=times,
-       change=st.one_of(
-           st.none(),
-           st.tuples(st.just("byte"), st.integers(0, 300),
-                     st.integers(0, 255)),
-           st.tuples(st.just("cut"), st.integers(1, 300), st.just(0)),
-           st.tuples(st.just("add"), st.integers(0, 255), st.just(0))),
-       now_offset=st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)))
+       change=changes, now_offset=now_offsets)
 def test_the_accelerator_agrees_with_cbor2_on_other_messages(
         message, text, other, sid, ts, change, now_offset):
     data = {
         "BUILD": [text, other], "SEND": text, "SLEEP": bool(len(text) % 2),
         "DONE": cbor2.CBORTag(p.TAG_NODATA, None)}[message]
     frame = cbor2.dumps(["SLAVE", [sid, ts, message, data]])
-    if change is not None:
-        kind, where, byte = change
-        if kind == "byte":
-            where %= len(frame)
-            frame = frame[:where] + bytes([byte]) + frame[where + 1:]
-        elif kind == "cut":
-            frame = frame[:-(where % len(frame)) or None]
-        else:
-            frame += bytes([where])
     now = None if now_offset is None else \
         ts + dt.timedelta(seconds=now_offset)
-    assert_agree(frame, now)
+    assert_agree(mutated(frame, change), now)
 
 
 @needs_accelerator
