@@ -255,7 +255,7 @@ configure_kind(int kind, PyObject *spec, PyTypeObject **type,
                Py_ssize_t *offsets)
 {
     PyObject *cls, *slots;
-    Py_ssize_t i;
+    Py_ssize_t i, j;
 
     if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 2
             || !PyType_Check(PyTuple_GET_ITEM(spec, 0))
@@ -292,6 +292,14 @@ configure_kind(int kind, PyObject *spec, PyTypeObject **type,
             return -1;
         }
         offsets[i] = member->offset;
+        for (j = 0; j < i; j++) {
+            if (offsets[j] == offsets[i]) {
+                PyErr_Format(PyExc_TypeError,
+                             "configure: %s: a slot given twice",
+                             kind_names[kind]);
+                return -1;
+            }
+        }
     }
     *type = (PyTypeObject *)cls;
     return 0;

@@ -974,6 +974,7 @@ def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
         {**events, "SEND": (p.SlaveSend, send[:2] + (
             p.SlaveBuild.package,))},                       # another's slot
         {**events, "SEND": (p.SlaveSend, send[:2] + (int.real,))},
+        {**events, "SEND": (p.SlaveSend, send[:2] + send[:1])},  # twice
         {k: v for k, v in events.items() if k != "DONE"},   # one missing
     ]:
         with pytest.raises(TypeError):
