@@ -131,6 +131,11 @@ def role_publisher(args):
         if time.monotonic() > deadline:
             emit({"event": "error", "error": "no subscription and HELLO"})
             return 1
+    if args.hold:
+        # answer when the driver says so: once the monitor's first screen
+        # is drawn
+        emit({"event": "hello"})
+        sys.stdin.readline()
     t_hello = time.monotonic()
     send = pub.send
     for frame in replay:
@@ -446,18 +451,28 @@ class Terminal:
                     else:
                         del self._seen[:-len(self._needle)]
 
-    def press(self, key, needle, timeout):
-        """Write *key*; return seconds until *needle* came out, or None."""
+    def expect(self, needle):
+        """Search what comes out from now on for *needle*."""
         with self._lock:
             self._needle = needle
             self._seen = bytearray()
             self._found.clear()
             self.found_at = None
+
+    def wait(self, timeout):
+        """Whether the expected needle came out within *timeout* seconds."""
+        if self._found.wait(timeout):
+            return True
+        with self._lock:
+            self._needle = None
+        return False
+
+    def press(self, key, needle, timeout):
+        """Write *key*; return seconds until *needle* came out, or None."""
+        self.expect(needle)
         t = time.monotonic()
         os.write(self.master, key)
-        if not self._found.wait(timeout):
-            with self._lock:
-                self._needle = None
+        if not self.wait(timeout):
             return t, None
         return t, self.found_at - t
 
@@ -540,7 +555,11 @@ def run_case(scenario, consumer, slaves, opts):
     common = ["--scenario", scenario, "--slaves", str(slaves),
               "--status", status, "--control", control]
     seconds = opts.stream_seconds if scenario == "stream" else opts.idle_seconds
-    pub = Child("publisher", [*common, "--seconds", str(seconds)], stdin=True)
+    # the master answers a monitor's HELLO once the monitor has drawn its
+    # first screen: that draw is the program starting, not the replay
+    hold = scenario == "replay" and consumer == "monitor"
+    pub = Child("publisher", [*common, "--seconds", str(seconds),
+                              *(["--hold"] if hold else [])], stdin=True)
     term = None
     consumer_proc = None
     try:
@@ -560,9 +579,19 @@ def run_case(scenario, consumer, slaves, opts):
                               "--function", "--nonblocking", "--output", spy, "--")
                 else:
                     argv += ["--profile", opts.profile]
+            term.expect(b"master at")  # on its first screen
             consumer_proc = Child("monitor", [*argv, "--pty-fd", str(term.slave)],
                                   pass_fds=(term.slave,), prefix=prefix)
             term.close_slave()
+            if hold:
+                # its HELLO came, and its screen says where it is connected
+                msg = pub.next(timeout=120)
+                while msg.get("event") != "hello":
+                    msg = pub.next(timeout=120)
+                if not term.wait(60):
+                    consumer_proc.fail("drew no screen")
+                pub.proc.stdin.write("go\n")
+                pub.proc.stdin.flush()
         else:
             consumer_proc = Child("floor", argv)
         keys = []
@@ -985,6 +1014,7 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--pty-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--hold", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.role == "publisher":
         return role_publisher(opts)
