@@ -17,7 +17,7 @@ setup(
     license="BSD-3-Clause",
     author="The piw-monitor developers",
     packages=find_packages(include=["piw_monitor", "piw_monitor.*"]),
-    # An optional accelerator for the commonest status frame. Where it cannot
+    # An optional accelerator for the commonest status frames. Where it cannot
     # be built (no C compiler or no Python headers) the build goes on without
     # it and the frames are decoded by cbor2 alone, with the same results.
     ext_modules=[
