@@ -48,6 +48,14 @@
 #include <structmember.h>
 #include <string.h>
 
+#if PY_VERSION_HEX >= 0x030C0000
+#define OBJECT_SLOT Py_T_OBJECT_EX
+#define READ_ONLY Py_READONLY
+#else
+#define OBJECT_SLOT T_OBJECT_EX
+#define READ_ONLY READONLY
+#endif
+
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
@@ -285,7 +293,7 @@ configure_kind(int kind, PyObject *spec, PyTypeObject **type,
             return -1;
         }
         member = ((PyMemberDescrObject *)slot)->d_member;
-        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+        if (member->type != OBJECT_SLOT || (member->flags & READ_ONLY)) {
             PyErr_Format(PyExc_TypeError,
                          "configure: %s: not an object slot",
                          kind_names[kind]);
@@ -315,7 +323,7 @@ PyDoc_STRVAR(configure_doc,
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *min_time, *events;
+    PyObject *min_time, *events, *max_int_obj;
     unsigned long long max_int;
     double load_lo, load_hi, temp_lo, temp_hi;
     Py_ssize_t max_text;
@@ -324,11 +332,23 @@ configure(PyObject *module, PyObject *args)
     int kind;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "O!K(dd)(dd)nO!:configure",
-                          PyDateTimeAPI->DateTimeType, &min_time, &max_int,
-                          &load_lo, &load_hi, &temp_lo, &temp_hi, &max_text,
-                          &PyDict_Type, &events))
+    if (!PyArg_ParseTuple(args, "O!O!(dd)(dd)nO!:configure",
+                          PyDateTimeAPI->DateTimeType, &min_time,
+                          &PyLong_Type, &max_int_obj, &load_lo, &load_hi,
+                          &temp_lo, &temp_hi, &max_text, &PyDict_Type,
+                          &events))
         return NULL;
+    max_int = PyLong_AsUnsignedLongLong(max_int_obj);
+    if (max_int == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError,
+                        "configure: max_int must be from 0 to 2**64 - 1");
+        return NULL;
+    }
+    if (max_text < 0) {
+        PyErr_SetString(PyExc_ValueError, "configure: max_text below 0");
+        return NULL;
+    }
     /* everything is checked before anything changes */
     for (kind = 0; kind < KINDS; kind++) {
         PyObject *spec = PyDict_GetItemString(events, kind_names[kind]);
@@ -455,6 +475,7 @@ stats(cursor *c, PyObject *limit, PyObject **values)
         PyErr_Clear();
         goto none;
     }
+    /* NULL (no exception set) if it could not be made */
     return new_event(STATS, values);
 none:
     release(values, MAX_FIELDS);
@@ -500,8 +521,12 @@ slave_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     values[1] = take_time(&c, config.utc);
     if (values[1] == NULL || !time_ok(values[1], limit))
         goto none;
-    if (take_bytes(&c, "\x65STATS", 6))
-        return stats(&c, limit, values);
+    if (take_bytes(&c, "\x65STATS", 6)) {
+        event = stats(&c, limit, values);
+        if (event == NULL)  /* no memory for it: let cbor2 try */
+            Py_RETURN_NONE;
+        return event;
+    }
     if (take_bytes(&c, "\x65" "BUILD", 6)) {
         if (!take_byte(&c, 0x82) || (values[2] = text_value(&c)) == NULL
                 || (values[3] = text_value(&c)) == NULL || c.p != c.end)

@@ -981,6 +981,11 @@ def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
             p._fastframe.configure(*good, wrong)
     with pytest.raises(TypeError):
         p._fastframe.configure("2000", *good[1:], events)
+    for max_int in (-1, 2 ** 64):
+        with pytest.raises(ValueError):
+            p._fastframe.configure(good[0], max_int, *good[2:], events)
+    with pytest.raises(ValueError):
+        p._fastframe.configure(*good[:4], -1, events)
     # nothing was changed by the refusals
     frame = slave_frame("SEND", "a.whl")
     assert p._recognise(frame, None) == p.SlaveSend(1, some_time(), "a.whl")
