@@ -579,7 +579,8 @@ def run_case(scenario, consumer, slaves, opts):
                               "--function", "--nonblocking", "--output", spy, "--")
                 else:
                     argv += ["--profile", opts.profile]
-            term.expect(b"master at")  # on its first screen
+            if hold:
+                term.expect(b"master at")  # on its first screen
             consumer_proc = Child("monitor", [*argv, "--pty-fd", str(term.slave)],
                                   pass_fds=(term.slave,), prefix=prefix)
             term.close_slave()

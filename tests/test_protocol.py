@@ -7,10 +7,10 @@ import datetime as dt
 import importlib.util
 import math
 import os
-from dataclasses import astuple
 import subprocess
 import sys
 import time
+from dataclasses import astuple
 from unittest import mock
 
 import cbor2
@@ -814,7 +814,7 @@ needs_accelerator = pytest.mark.skipif(
     p._recognise is None,
     reason="piw_monitor._fastframe was not built (no C compiler?)")
 
-COMMON = {"STATS", "BUILD", "SEND", "DONE", "SLEEP"}
+COMMON = {cls.message for cls in COMMON_EVENTS}
 
 
 @needs_accelerator
