@@ -1,7 +1,7 @@
 /*
  * piw_monitor._fastframe: the commonest status frames, a slave's STATS,
- * BUILD, SEND, DONE and SLEEP messages, recognised byte for byte and turned
- * into their events without cbor2.
+ * BUILD, SEND, DONE and SLEEP messages and the master's own STATS,
+ * recognised byte for byte and turned into their events without cbor2.
  *
  * An optional accelerator of protocol.decode_status. It only ever accepts:
  * for a frame laid out exactly as a piwheels master lays out one of those
@@ -28,18 +28,31 @@
  *       64 "DONE" d9 07d2 f6    tag 2002 around null: no data
  *       65 "SLEEP" f4 | f5      false | true
  *
+ *   82                          array(2)
+ *     65 "STATS"                text(5)
+ *     93                        array(19)
+ *       <time> <uint>           timestamp, packages built
+ *       <map> <duration>        builds in the last hour by ABI, build time
+ *       <uint> <map>            build size, pending builds by ABI
+ *       <uint> x 11 <float64> x 2
+ *
  * where <uint> is major type 0 in any of its lengths; <text> a
  * definite-length text string (up to 4-byte lengths) of valid UTF-8;
  * <float64> is fb and eight bytes; <time> is tag 0 (c0) around a text string
  * of 20 bytes (74) or 27 bytes (78 1b) holding "YYYY-MM-DDTHH:MM:SSZ" or
  * "YYYY-MM-DDTHH:MM:SS.ffffffZ", which cbor2 decodes (and this too) to an
- * aware datetime in datetime.timezone.utc.
+ * aware datetime in datetime.timezone.utc; <map> a definite-length map
+ * (up to 2-byte lengths) of <text> keys, no key twice, to <uint> values;
+ * <duration> is tag 2001 (d9 07d1) around an array of three <uint>, days,
+ * seconds (below 86400) and microseconds (below 10**6), which is how a
+ * timedelta is written.
  *
- * The checks (those of protocol._slave and the messages' own): the slave id
- * and the six STATS sizes at most MAX_INT; both timestamps at or after
- * MIN_TIME and, when a limit is given, at or before it; the load average and
- * the temperature within their ranges (NaN is not); each text at most
- * MAX_TEXT characters.
+ * The checks (those of protocol._slave, protocol._master_stats and the
+ * messages' own): every <uint> (a slave id, a size, a count) at most
+ * MAX_INT; every timestamp at or after MIN_TIME and, when a limit is given,
+ * at or before it; the load averages and the temperatures within their
+ * ranges (NaN is not); each text at most MAX_TEXT characters; a map at
+ * most MAX_MAP entries; a duration at most MAX_DURATION.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -234,16 +247,43 @@ take_text(cursor *c)
     return result;
 }
 
+/* major type 5 (map), definite length up to 2 bytes: its number of
+ * entries */
+static int
+take_map_head(cursor *c, Py_ssize_t *count)
+{
+    unsigned char initial;
+
+    if (c->p >= c->end)
+        return 0;
+    initial = *c->p;
+    if (initial >= 0xa0 && initial <= 0xb7) {
+        *count = initial - 0xa0;
+        c->p++;
+    } else if (initial == 0xb8 && c->end - c->p >= 2) {
+        *count = c->p[1];
+        c->p += 2;
+    } else if (initial == 0xb9 && c->end - c->p >= 3) {
+        *count = ((Py_ssize_t)c->p[1] << 8) | c->p[2];
+        c->p += 3;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------ configuration */
 
-enum { STATS, BUILD, SEND, DONE, SLEEP, KINDS };
+enum { STATS, BUILD, SEND, DONE, SLEEP, MASTER_STATS, KINDS };
 
+/* the keys of configure()'s events: a slave message's name, and the
+ * master's STATS */
 static const char *const kind_names[KINDS] = {
-    "STATS", "BUILD", "SEND", "DONE", "SLEEP"};
+    "STATS", "BUILD", "SEND", "DONE", "SLEEP", "MASTER STATS"};
 /* the number of fields of each kind's event */
-static const Py_ssize_t kind_fields[KINDS] = {11, 4, 3, 2, 3};
+static const Py_ssize_t kind_fields[KINDS] = {11, 4, 3, 2, 3, 19};
 
-#define MAX_FIELDS 11
+#define MAX_FIELDS 19
 
 static struct {
     int ready;
@@ -252,6 +292,8 @@ static struct {
     unsigned long long max_int;
     double load_lo, load_hi, temp_lo, temp_hi;
     Py_ssize_t max_text;
+    Py_ssize_t max_map;
+    PyObject *max_duration;
     PyTypeObject *types[KINDS];
     Py_ssize_t offsets[KINDS][MAX_FIELDS];
 } config;
@@ -314,29 +356,31 @@ configure_kind(int kind, PyObject *spec, PyTypeObject **type,
 }
 
 PyDoc_STRVAR(configure_doc,
-"configure(min_time, max_int, load, temperature, max_text, events)\n--\n\n"
+"configure(min_time, max_int, load, temperature, max_text, max_map,\n"
+"          max_duration, events)\n--\n\n"
 "Give the limits of the checks (load and temperature as (low, high)) and,\n"
-"in events, for each message name the event class and the slot\n"
-"descriptors of its fields in order. Until this is called, slave_message\n"
-"recognises nothing.");
+"in events, for each slave message's name and for 'MASTER STATS' the event\n"
+"class and the slot descriptors of its fields in order. Until this is\n"
+"called, recognise() recognises nothing.");
 
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *min_time, *events, *max_int_obj;
+    PyObject *min_time, *events, *max_int_obj, *max_duration;
     unsigned long long max_int;
     double load_lo, load_hi, temp_lo, temp_hi;
-    Py_ssize_t max_text;
+    Py_ssize_t max_text, max_map;
     PyTypeObject *types[KINDS];
     Py_ssize_t offsets[KINDS][MAX_FIELDS];
     int kind;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "O!O!(dd)(dd)nO!:configure",
+    if (!PyArg_ParseTuple(args, "O!O!(dd)(dd)nnO!O!:configure",
                           PyDateTimeAPI->DateTimeType, &min_time,
                           &PyLong_Type, &max_int_obj, &load_lo, &load_hi,
-                          &temp_lo, &temp_hi, &max_text, &PyDict_Type,
-                          &events))
+                          &temp_lo, &temp_hi, &max_text, &max_map,
+                          PyDateTimeAPI->DeltaType, &max_duration,
+                          &PyDict_Type, &events))
         return NULL;
     max_int = PyLong_AsUnsignedLongLong(max_int_obj);
     if (max_int == (unsigned long long)-1 && PyErr_Occurred()) {
@@ -345,8 +389,9 @@ configure(PyObject *module, PyObject *args)
                         "configure: max_int must be from 0 to 2**64 - 1");
         return NULL;
     }
-    if (max_text < 0) {
-        PyErr_SetString(PyExc_ValueError, "configure: max_text below 0");
+    if (max_text < 0 || max_map < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "configure: max_text or max_map below 0");
         return NULL;
     }
     /* everything is checked before anything changes */
@@ -368,6 +413,9 @@ configure(PyObject *module, PyObject *args)
     }
     Py_INCREF(min_time);
     Py_XSETREF(config.min_time, min_time);
+    Py_INCREF(max_duration);
+    Py_XSETREF(config.max_duration, max_duration);
+    config.max_map = max_map;
     config.max_int = max_int;
     config.load_lo = load_lo;
     config.load_hi = load_hi;
@@ -447,6 +495,73 @@ text_value(cursor *c)
     return result;
 }
 
+/* a <map> of <text> keys to <uint> values: a new dict, or NULL with no
+ * exception set */
+static PyObject *
+map_value(cursor *c)
+{
+    Py_ssize_t count, i;
+    PyObject *result, *key, *value;
+    unsigned long long v;
+
+    if (!take_map_head(c, &count) || count > config.max_map)
+        return NULL;
+    result = PyDict_New();
+    if (result == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        if ((key = text_value(c)) == NULL)
+            goto none;
+        if (!take_uint(c, &v) || (value = uint_value(v)) == NULL) {
+            Py_DECREF(key);
+            goto none;
+        }
+        /* a key given twice is left to cbor2 (6 refuses it, 5 keeps the
+         * last value); PyDict_Contains is -1 on an error */
+        if (PyDict_Contains(result, key) != 0
+                || PyDict_SetItem(result, key, value) < 0) {
+            PyErr_Clear();
+            Py_DECREF(key);
+            Py_DECREF(value);
+            goto none;
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    return result;
+none:
+    Py_DECREF(result);
+    return NULL;
+}
+
+/* a <duration>: a new timedelta, or NULL with no exception set */
+static PyObject *
+duration_value(cursor *c)
+{
+    unsigned long long days, seconds, micros;
+    PyObject *result;
+
+    /* as a timedelta is written: days (within a timedelta's range) and the
+     * rest below a day and a second; so days + the carry fit in an int */
+    if (!take_bytes(c, "\xd9\x07\xd1\x83", 4) || !take_uint(c, &days)
+            || !take_uint(c, &seconds) || !take_uint(c, &micros)
+            || days > 999999999 || seconds >= 86400 || micros >= 1000000
+            || days > config.max_int || seconds > config.max_int
+            || micros > config.max_int)
+        return NULL;
+    result = PyDateTimeAPI->Delta_FromDelta(
+        (int)days, (int)seconds, (int)micros, 1, PyDateTimeAPI->DeltaType);
+    /* at or above 0 already: no part is negative */
+    if (result != NULL && PyObject_RichCompareBool(
+            result, config.max_duration, Py_LE) != 1)
+        Py_CLEAR(result);
+    if (result == NULL)
+        PyErr_Clear();
+    return result;
+}
+
 /* values[0] and values[1] (slave id, timestamp) are set; the rest follows
  * at c, which must end with the frame */
 static PyObject *
@@ -482,15 +597,54 @@ none:
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(slave_message_doc,
-"slave_message(frame, limit)\n--\n\n"
-"The event of a slave STATS, BUILD, SEND, DONE or SLEEP frame (bytes) laid\n"
-"out as a piwheels master lays it out and passing protocol.py's checks,\n"
-"timestamps at or before *limit* (a datetime, or None for no limit); None\n"
-"for any other frame.");
+/* the master's STATS data follows at c, which must end with the frame */
+static PyObject *
+master_stats(cursor *c, PyObject *limit)
+{
+    PyObject *values[MAX_FIELDS] = {NULL};
+    unsigned long long size;
+    double load, temperature;
+    int i;
+
+    values[0] = take_time(c, config.utc);
+    if (values[0] == NULL || !time_ok(values[0], limit))
+        goto none;
+    if (!take_uint(c, &size) || (values[1] = uint_value(size)) == NULL
+            || (values[2] = map_value(c)) == NULL
+            || (values[3] = duration_value(c)) == NULL
+            || !take_uint(c, &size) || (values[4] = uint_value(size)) == NULL
+            || (values[5] = map_value(c)) == NULL)
+        goto none;
+    for (i = 6; i < 17; i++)
+        if (!take_uint(c, &size) || (values[i] = uint_value(size)) == NULL)
+            goto none;
+    if (!take_double(c, &load) || !take_double(c, &temperature)
+            || c->p != c->end
+            || !(config.load_lo <= load && load <= config.load_hi)
+            || !(config.temp_lo <= temperature
+                 && temperature <= config.temp_hi))
+        goto none;
+    if ((values[17] = PyFloat_FromDouble(load)) == NULL
+            || (values[18] = PyFloat_FromDouble(temperature)) == NULL) {
+        PyErr_Clear();
+        goto none;
+    }
+    /* NULL (no exception set) if it could not be made */
+    return new_event(MASTER_STATS, values);
+none:
+    release(values, MAX_FIELDS);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(recognise_doc,
+"recognise(frame, limit)\n--\n\n"
+"The event of a slave STATS, BUILD, SEND, DONE or SLEEP frame or a master\n"
+"STATS frame (bytes) laid out as a piwheels master lays it out and passing\n"
+"protocol.py's checks, timestamps at or before *limit* (a datetime, or None\n"
+"for no limit); None for any other frame.");
 
 static PyObject *
-slave_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+recognise(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *frame, *limit, *event;
     PyObject *values[MAX_FIELDS] = {NULL};
@@ -500,14 +654,14 @@ slave_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     (void)module;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError,
-                        "slave_message(frame, limit): two arguments");
+                        "recognise(frame, limit): two arguments");
         return NULL;
     }
     frame = args[0];
     limit = args[1];
     if (limit != Py_None && !PyDateTime_Check(limit)) {
         PyErr_SetString(PyExc_TypeError,
-                        "slave_message: limit must be a datetime or None");
+                        "recognise: limit must be a datetime or None");
         return NULL;
     }
     if (!config.ready || !PyBytes_CheckExact(frame))
@@ -515,6 +669,12 @@ slave_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     c.p = (const unsigned char *)PyBytes_AS_STRING(frame);
     c.end = c.p + PyBytes_GET_SIZE(frame);
 
+    if (take_bytes(&c, "\x82\x65STATS\x93", 8)) {
+        event = master_stats(&c, limit);
+        if (event == NULL)  /* no memory for it: let cbor2 try */
+            Py_RETURN_NONE;
+        return event;
+    }
     if (!take_bytes(&c, "\x82\x65SLAVE\x84", 8) || !take_uint(&c, &sid)
             || (values[0] = uint_value(sid)) == NULL)
         goto none;
@@ -559,8 +719,8 @@ none:
 
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, configure_doc},
-    {"slave_message", (PyCFunction)(void (*)(void))slave_message,
-     METH_FASTCALL, slave_message_doc},
+    {"recognise", (PyCFunction)(void (*)(void))recognise,
+     METH_FASTCALL, recognise_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,12 +26,13 @@ changed between the two do not matter.
 
 Where it was built, the optional C module ``piw_monitor._fastframe``
 (``_fastframe.c``) takes the commonest frames, a slave's ``STATS``,
-``BUILD``, ``SEND``, ``DONE`` and ``SLEEP`` laid out as a real master lays
-them out: it checks them as this module does and makes their events without
-cbor2, or, for any frame it does not take, leaves it to cbor2 and the checks
-here, which accept it or give the reason. The events are the same either
-way (:data:`ACCELERATED` says which is in use; ``PIW_MONITOR_PURE_PYTHON=1``
-in the environment leaves the accelerator out).
+``BUILD``, ``SEND``, ``DONE`` and ``SLEEP`` and the master's own ``STATS``,
+laid out as a real master lays them out: it checks them as this module does
+and makes their events without cbor2, or, for any frame it does not take,
+leaves it to cbor2 and the checks here, which accept it or give the reason.
+The events are the same either way (:data:`ACCELERATED` says which is in
+use; ``PIW_MONITOR_PURE_PYTHON=1`` in the environment leaves the
+accelerator out).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ if os.environ.get("PIW_MONITOR_PURE_PYTHON") != "1":
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
-#: Whether the common slave messages are decoded by the accelerator
+#: Whether the common messages are decoded by the accelerator
 #: (``piw_monitor._fastframe``), not by cbor2: the same events either way.
 ACCELERATED = _fastframe is not None
 
@@ -453,6 +454,10 @@ def _master_hello(data, now):
         _text(rev, "board revision"), _text(serial, "board serial"))
 
 
+#: The range of a load average and of a temperature.
+_LOAD = (-1e6, 1e6)
+_TEMPERATURE = (-300, 1000)
+
 _STATS_INTS = (
     "packages built", None, None, "build size", None, "new packages",
     "file count", "downloads/hour", "downloads/month", "downloads",
@@ -470,8 +475,8 @@ def _master_stats(data, now):
             values.append(_duration(data[i], "build time"))
         else:
             values.append(_int(data[i], name))
-    values.append(_float(data[17], "load average"))
-    values.append(_float(data[18], "temperature", -300, 1000))
+    values.append(_float(data[17], "load average", *_LOAD))
+    values.append(_float(data[18], "temperature", *_TEMPERATURE))
     return MasterStats(*values)
 
 
@@ -523,10 +528,6 @@ def _stats_builder():
 #: The most frequent event of all, built field by field (a test checks that
 #: the result equals what the dataclass's own __init__ builds).
 _new_slave_stats = _stats_builder()
-
-#: The range of a load average and of a temperature.
-_LOAD = (-1e6, 1e6)
-_TEMPERATURE = (-300, 1000)
 
 
 def _slave_stats(sid, ts, data, now):
@@ -628,13 +629,17 @@ def _slave(data, now):
 
 
 # The accelerator checks what the code above checks, with these limits; it
-# recognises the common slave messages and makes their events, and leaves
-# every other frame (and every frame it would reject) to the code above.
+# recognises the common slave messages and the master's STATS and makes
+# their events, and leaves every other frame (and every frame it would
+# reject) to the code above.
 if _fastframe is not None:
-    _fastframe.configure(MIN_TIME, MAX_INT, _LOAD, _TEMPERATURE, MAX_TEXT, {
-        cls.message: (cls, _slots(cls)) for cls in (
-            SlaveStats, SlaveBuild, SlaveSend, SlaveDone, SlaveSleep)})
-    _recognise = _fastframe.slave_message
+    _fastframe.configure(
+        MIN_TIME, MAX_INT, _LOAD, _TEMPERATURE, MAX_TEXT, MAX_MAP,
+        MAX_DURATION, {
+            "MASTER STATS": (MasterStats, _slots(MasterStats)),
+            **{cls.message: (cls, _slots(cls)) for cls in (
+                SlaveStats, SlaveBuild, SlaveSend, SlaveDone, SlaveSleep)}})
+    _recognise = _fastframe.recognise
 else:  # pragma: no cover - depends on the build
     _recognise = None
 
@@ -757,7 +762,8 @@ def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
             raise ProtocolError(f"frame too large ({size} bytes)")
         if _recognise is not None:
             # nearly every frame: a slave's STATS, BUILD, SEND, DONE or
-            # SLEEP, recognised and checked byte for byte without cbor2
+            # SLEEP, or the master's STATS, recognised and checked byte for
+            # byte without cbor2
             event = _recognise(frame, None if now is None else _future(now))
             if event is not None:
                 return event

@@ -726,14 +726,14 @@ def slow_path(frame, now=None):
 
 
 COMMON_EVENTS = (p.SlaveStats, p.SlaveBuild, p.SlaveSend, p.SlaveDone,
-                 p.SlaveSleep)
+                 p.SlaveSleep, p.MasterStats)
 
 
 def assert_agree(frame, now):
     """
     The fast paths make of *frame* what the slow path makes of it; and the
-    accelerator, when built, takes every common slave message laid out as a
-    master lays it out (as encode_status writes it) that the slow path takes.
+    accelerator, when built, takes every common message laid out as a master
+    lays it out (as encode_status writes it) that the slow path takes.
     """
     expected = slow_path(frame, now)
     assert p.decode_status(frame, now) == expected
@@ -814,18 +814,20 @@ needs_accelerator = pytest.mark.skipif(
     p._recognise is None,
     reason="piw_monitor._fastframe was not built (no C compiler?)")
 
-COMMON = {cls.message for cls in COMMON_EVENTS}
+COMMON = {cls.message for cls in COMMON_EVENTS
+          if issubclass(cls, p.SlaveEvent)}
 
 
 @needs_accelerator
 @pytest.mark.parametrize("record", STATUS, ids=frame_id)
-def test_the_accelerator_takes_the_common_recorded_slave_messages(record):
-    # every slave STATS, BUILD, SEND, DONE and SLEEP a real master sent is
-    # recognised, and decodes to what cbor2 and the general checks make of
-    # it; nothing else is recognised
+def test_the_accelerator_takes_the_common_recorded_messages(record):
+    # every slave STATS, BUILD, SEND, DONE and SLEEP and every master STATS
+    # a real master sent is recognised, and decodes to what cbor2 and the
+    # general checks make of it; nothing else is recognised
     frame = bytes.fromhex(record["hex"])
     decoded = record["decoded"]
-    common = decoded[0] == "SLAVE" and decoded[1][2] in COMMON
+    common = decoded[0] == "STATS" or (
+        decoded[0] == "SLAVE" and decoded[1][2] in COMMON)
     assert (p._recognise(frame, None) is not None) == common
     now = recorded_time(record)
     expected = slow_path(frame, now)
@@ -918,6 +920,137 @@ def test_the_accelerator_agrees_with_cbor2_on_other_messages(
     assert_agree(mutated(frame, change), now)
 
 
+def master_stats_frame(stamp=None, built=1, last_hour=None,
+                       build_time=None, size=1024, pending=None,
+                       counts=(1, 1, 2, 3, 4, 10 ** 12, 10 ** 11, 2 ** 34,
+                               2 ** 33, 0, 0),
+                       load=0.25, temp=41.5):
+    """A master STATS frame: the values as cbor2 writes them."""
+    return cbor2.dumps(["STATS", [
+        stamp or some_time(), built,
+        {"cp311": 2} if last_hour is None else last_hour,
+        cbor2.CBORTag(p.TAG_TIMEDELTA, [0, 33, 500000])
+        if build_time is None else build_time,
+        size, {"cp311": 0, "cp39": 3} if pending is None else pending,
+        *counts, load, temp]])
+
+
+def duration(*parts):
+    return cbor2.CBORTag(p.TAG_TIMEDELTA, list(parts))
+
+
+MAX_DAYS = p.MAX_DURATION.days
+# the default builds-pending map, and the same with a key twice
+PENDING = b"\xa2\x65cp311\x00\x64cp39\x03"
+TWICE = b"\xa2\x65cp311\x00\x65cp311\x03"
+
+
+@pytest.mark.parametrize("frame", [
+    master_stats_frame(),
+    master_stats_frame(stamp=cbor2.CBORTag(0, "2026-11-28T02:50:38Z")),
+    master_stats_frame(stamp=some_time(10 ** 6)),
+    master_stats_frame(stamp=dt.datetime(1999, 12, 31, 23, 59, tzinfo=UTC)),
+    # maps: empty, at every length of their head, at and past MAX_MAP, keys
+    # of every kind and length, values at and past the limits
+    master_stats_frame(last_hour={}, pending={}),
+    *(master_stats_frame(pending={f"cp{i}": i for i in range(n)})
+      for n in (23, 24, 255, 256, p.MAX_MAP, p.MAX_MAP + 1)),
+    master_stats_frame(pending={"x" * p.MAX_TEXT: 1}),
+    master_stats_frame(pending={"x" * (p.MAX_TEXT + 1): 1}),
+    master_stats_frame(pending={"é" * p.MAX_TEXT: 1}),
+    master_stats_frame(pending={1: 1}),
+    master_stats_frame(pending={"cp311": -1}),
+    master_stats_frame(pending={"cp311": p.MAX_INT}),
+    master_stats_frame(pending={"cp311": p.MAX_INT + 1}),
+    master_stats_frame(pending={"cp311": 1.0}),
+    master_stats_frame(pending={"cp311": None}),
+    master_stats_frame(pending=[1, 2]),
+    master_stats_frame().replace(PENDING, TWICE),
+    master_stats_frame().replace(PENDING, b"\xb8\x02" + PENDING[1:]),
+    master_stats_frame().replace(PENDING, b"\xbf" + PENDING[1:] + b"\xff"),
+    # durations: at and past the limits, written otherwise than by timedelta
+    *(master_stats_frame(build_time=duration(*parts)) for parts in (
+        (0, 0, 0), (MAX_DAYS, 0, 0), (MAX_DAYS, 0, 1),
+        (MAX_DAYS - 1, 86399, 999999), (0, 86400, 0), (0, 0, 1000000),
+        (1, -1, 0), (-1, 86399, 0), (999999999, 0, 0), (10 ** 9, 0, 0),
+        (p.MAX_INT, 0, 0), (2 ** 64 - 1, 0, 0), (0, 2 ** 31, 0),
+        (0, 0, 2 ** 32), (1, 2), (1, 2, 3, 4), (1.0, 0, 0))),
+    master_stats_frame(build_time=cbor2.CBORTag(2000, [0, 1, 0])),
+    master_stats_frame(build_time=33.5),
+    # counts and floats at and past the limits, and of other types
+    master_stats_frame(built=p.MAX_INT), master_stats_frame(built=-1),
+    master_stats_frame(built=p.MAX_INT + 1),
+    master_stats_frame(built=2 ** 64 - 1), master_stats_frame(built=True),
+    master_stats_frame(size=1.5),
+    master_stats_frame(counts=(p.MAX_INT,) * 11),
+    master_stats_frame(counts=(0,) * 10 + (p.MAX_INT + 1,)),
+    master_stats_frame(counts=(0,) * 10),
+    master_stats_frame(load=1), master_stats_frame(load=math.nan),
+    master_stats_frame(load=1e6), master_stats_frame(load=-1e6 - 1),
+    master_stats_frame(temp=1000.0), master_stats_frame(temp=1000.5),
+    master_stats_frame(temp=-300.0), master_stats_frame(temp=-math.inf),
+    master_stats_frame()[:-18] + b"\xf9\x3c\x00" + master_stats_frame()[-9:],
+], ids=lambda frame: frame[:48].hex() + f"-{len(frame)}")
+def test_the_accelerator_agrees_with_cbor2_on_master_stats_edges(frame):
+    now = some_time(5)
+    for when in (None, now):
+        assert_agree(frame, when)
+
+
+abi_keys = st.text(max_size=8) | st.sampled_from(
+    ["cp311", "x" * p.MAX_TEXT, "x" * (p.MAX_TEXT + 1)])
+abi_maps = st.one_of(
+    st.dictionaries(abi_keys, edge_uints, max_size=30),
+    st.dictionaries(st.sampled_from(["cp39", "cp311", "cp312"]),
+                    st.integers(0, 5000)),
+    st.sampled_from([{f"cp{i}": i for i in range(n)}
+                     for n in (p.MAX_MAP, p.MAX_MAP + 1)]))
+durations = st.one_of(
+    st.timedeltas(dt.timedelta(0), p.MAX_DURATION).map(
+        lambda t: duration(t.days, t.seconds, t.microseconds)),
+    st.tuples(st.integers(-1, MAX_DAYS + 1) | edge_uints,
+              st.integers(-1, 86401) | edge_uints,
+              st.integers(-1, 1000001) | edge_uints).map(
+        lambda parts: duration(*parts)))
+master_values = st.tuples(
+    times, edge_uints, abi_maps, durations, edge_uints, abi_maps,
+    st.lists(st.integers(0, 2 ** 40) | edge_uints, min_size=11, max_size=11),
+    st.floats(0, 16) | st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(20, 90) | st.floats(-400, 1100))
+
+
+@settings(max_examples=2000, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(values=master_values, change=changes, now_offset=now_offsets)
+def test_the_accelerator_agrees_with_cbor2_on_master_stats(
+        values, change, now_offset):
+    stamp, built, last_hour, build_time, size, pending, counts, load, temp = \
+        values
+    frame = master_stats_frame(stamp, built, last_hour, build_time, size,
+                               pending, counts, load, temp)
+    now = None if now_offset is None else \
+        stamp + dt.timedelta(seconds=now_offset)
+    assert_agree(mutated(frame, change), now)
+
+
+@needs_accelerator
+def test_the_accelerator_gives_what_cbor2_gives_for_master_stats():
+    frame = master_stats_frame()
+    event = p._recognise(frame, None)
+    assert event == slow_path(frame)
+    values = astuple(event)
+    expected = astuple(slow_path(frame))
+    assert [type(v) for v in values] == [type(v) for v in expected]
+    assert event.timestamp.tzinfo is UTC
+    assert event.builds_time == dt.timedelta(seconds=33.5)
+    assert list(event.builds_pending.items()) == [("cp311", 0), ("cp39", 3)]
+    # each event has maps of its own
+    assert p._recognise(frame, None).builds_pending is not \
+        event.builds_pending
+    with pytest.raises(AttributeError):  # still frozen
+        event.packages_built = 4
+
+
 @needs_accelerator
 def test_the_accelerator_gives_what_cbor2_gives():
     # the same values, of the same types, the datetimes in the same zone
@@ -950,22 +1083,29 @@ def test_the_accelerator_gives_what_cbor2_gives():
     (slave_frame("DONE", cbor2.CBORTag(p.TAG_NODATA, None)),
      p.SlaveDone(1, some_time())),
     (slave_frame("SLEEP", True), p.SlaveSleep(1, some_time(), True)),
+    (master_stats_frame(), sample_events()[1]),
 ], ids=lambda v: type(v).__name__ if isinstance(v, p.Event) else "")
 def test_events_the_accelerator_makes_are_the_dataclasses(frame, expected):
     with mock.patch.object(p, "_loads", side_effect=AssertionError):
         event = p.decode_status(frame, some_time(5))
     assert type(event) is type(expected)
-    assert event == expected and hash(event) == hash(expected)
-    assert repr(event) == repr(expected)
+    assert event == expected and repr(event) == repr(expected)
+    if isinstance(expected, p.MasterStats):  # holds dicts
+        with pytest.raises(TypeError):
+            hash(event)
+    else:
+        assert hash(event) == hash(expected)
     with pytest.raises(AttributeError):  # still frozen
-        event.slave_id = 4
+        event.timestamp = None
 
 
 @needs_accelerator
 def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
     events = {cls.message: (cls, p._slots(cls)) for cls in (
         p.SlaveStats, p.SlaveBuild, p.SlaveSend, p.SlaveDone, p.SlaveSleep)}
-    good = (p.MIN_TIME, p.MAX_INT, p._LOAD, p._TEMPERATURE, p.MAX_TEXT)
+    events["MASTER STATS"] = (p.MasterStats, p._slots(p.MasterStats))
+    good = (p.MIN_TIME, p.MAX_INT, p._LOAD, p._TEMPERATURE, p.MAX_TEXT,
+            p.MAX_MAP, p.MAX_DURATION)
     send = events["SEND"][1]
     for wrong in [
         {**events, "SEND": (p.SlaveSend, send[:2])},        # a field short
@@ -976,6 +1116,8 @@ def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
         {**events, "SEND": (p.SlaveSend, send[:2] + (int.real,))},
         {**events, "SEND": (p.SlaveSend, send[:2] + send[:1])},  # twice
         {k: v for k, v in events.items() if k != "DONE"},   # one missing
+        {k: v for k, v in events.items() if k != "MASTER STATS"},
+        {**events, "MASTER STATS": events["STATS"]},        # a slave's
     ]:
         with pytest.raises(TypeError):
             p._fastframe.configure(*good, wrong)
@@ -984,11 +1126,17 @@ def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
     for max_int in (-1, 2 ** 64):
         with pytest.raises(ValueError):
             p._fastframe.configure(good[0], max_int, *good[2:], events)
-    with pytest.raises(ValueError):
-        p._fastframe.configure(*good[:4], -1, events)
+    for index in (4, 5):  # max_text, max_map
+        with pytest.raises(ValueError):
+            p._fastframe.configure(*good[:index], -1, *good[index + 1:],
+                                   events)
+    with pytest.raises(TypeError):  # max_duration
+        p._fastframe.configure(*good[:6], 36500, events)
     # nothing was changed by the refusals
     frame = slave_frame("SEND", "a.whl")
     assert p._recognise(frame, None) == p.SlaveSend(1, some_time(), "a.whl")
+    assert p._recognise(master_stats_frame(), None) == slow_path(
+        master_stats_frame())
 
 
 BUILT = importlib.util.find_spec("piw_monitor._fastframe") is not None
