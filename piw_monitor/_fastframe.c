@@ -562,13 +562,34 @@ duration_value(cursor *c)
     return result;
 }
 
+/* the load average and the temperature that end a STATS message, within
+ * their ranges, at c, which must end with the frame: 1 with both as new
+ * floats in values[0] and values[1], or 0 with no exception set */
+static int
+load_and_temperature(cursor *c, PyObject **values)
+{
+    double load, temperature;
+
+    if (!take_double(c, &load) || !take_double(c, &temperature)
+            || c->p != c->end
+            || !(config.load_lo <= load && load <= config.load_hi)
+            || !(config.temp_lo <= temperature
+                 && temperature <= config.temp_hi))
+        return 0;
+    if ((values[0] = PyFloat_FromDouble(load)) == NULL
+            || (values[1] = PyFloat_FromDouble(temperature)) == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
 /* values[0] and values[1] (slave id, timestamp) are set; the rest follows
  * at c, which must end with the frame */
 static PyObject *
 stats(cursor *c, PyObject *limit, PyObject **values)
 {
     unsigned long long size;
-    double load, temperature;
     int i;
 
     if (!take_byte(c, 0x89))
@@ -579,17 +600,8 @@ stats(cursor *c, PyObject *limit, PyObject **values)
     for (i = 3; i < 9; i++)
         if (!take_uint(c, &size) || (values[i] = uint_value(size)) == NULL)
             goto none;
-    if (!take_double(c, &load) || !take_double(c, &temperature)
-            || c->p != c->end
-            || !(config.load_lo <= load && load <= config.load_hi)
-            || !(config.temp_lo <= temperature
-                 && temperature <= config.temp_hi))
+    if (!load_and_temperature(c, values + 9))
         goto none;
-    if ((values[9] = PyFloat_FromDouble(load)) == NULL
-            || (values[10] = PyFloat_FromDouble(temperature)) == NULL) {
-        PyErr_Clear();
-        goto none;
-    }
     /* NULL (no exception set) if it could not be made */
     return new_event(STATS, values);
 none:
@@ -603,7 +615,6 @@ master_stats(cursor *c, PyObject *limit)
 {
     PyObject *values[MAX_FIELDS] = {NULL};
     unsigned long long size;
-    double load, temperature;
     int i;
 
     values[0] = take_time(c, config.utc);
@@ -618,17 +629,8 @@ master_stats(cursor *c, PyObject *limit)
     for (i = 6; i < 17; i++)
         if (!take_uint(c, &size) || (values[i] = uint_value(size)) == NULL)
             goto none;
-    if (!take_double(c, &load) || !take_double(c, &temperature)
-            || c->p != c->end
-            || !(config.load_lo <= load && load <= config.load_hi)
-            || !(config.temp_lo <= temperature
-                 && temperature <= config.temp_hi))
+    if (!load_and_temperature(c, values + 17))
         goto none;
-    if ((values[17] = PyFloat_FromDouble(load)) == NULL
-            || (values[18] = PyFloat_FromDouble(temperature)) == NULL) {
-        PyErr_Clear();
-        goto none;
-    }
     /* NULL (no exception set) if it could not be made */
     return new_event(MASTER_STATS, values);
 none:
