@@ -632,13 +632,18 @@ def _slave(data, now):
 # recognises the common slave messages and the master's STATS and makes
 # their events, and leaves every other frame (and every frame it would
 # reject) to the code above.
-if _fastframe is not None:
-    _fastframe.configure(
+def _accelerator_configuration():
+    """The arguments of ``_fastframe.configure()``: limits, then events."""
+    return (
         MIN_TIME, MAX_INT, _LOAD, _TEMPERATURE, MAX_TEXT, MAX_MAP,
         MAX_DURATION, {
             "MASTER STATS": (MasterStats, _slots(MasterStats)),
             **{cls.message: (cls, _slots(cls)) for cls in (
                 SlaveStats, SlaveBuild, SlaveSend, SlaveDone, SlaveSleep)}})
+
+
+if _fastframe is not None:
+    _fastframe.configure(*_accelerator_configuration())
     _recognise = _fastframe.recognise
 else:  # pragma: no cover - depends on the build
     _recognise = None

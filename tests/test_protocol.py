@@ -1101,11 +1101,7 @@ def test_events_the_accelerator_makes_are_the_dataclasses(frame, expected):
 
 @needs_accelerator
 def test_the_accelerator_refuses_a_wrong_configuration_and_keeps_its_own():
-    events = {cls.message: (cls, p._slots(cls)) for cls in (
-        p.SlaveStats, p.SlaveBuild, p.SlaveSend, p.SlaveDone, p.SlaveSleep)}
-    events["MASTER STATS"] = (p.MasterStats, p._slots(p.MasterStats))
-    good = (p.MIN_TIME, p.MAX_INT, p._LOAD, p._TEMPERATURE, p.MAX_TEXT,
-            p.MAX_MAP, p.MAX_DURATION)
+    *good, events = p._accelerator_configuration()
     send = events["SEND"][1]
     for wrong in [
         {**events, "SEND": (p.SlaveSend, send[:2])},        # a field short
