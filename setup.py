@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from setuptools import Extension, find_packages, setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(
@@ -17,13 +17,6 @@ setup(
     license="BSD-3-Clause",
     author="The piw-monitor developers",
     packages=find_packages(include=["piw_monitor", "piw_monitor.*"]),
-    # An optional accelerator for the commonest status frames. Where it cannot
-    # be built (no C compiler or no Python headers) the build goes on without
-    # it and the frames are decoded by cbor2 alone, with the same results.
-    ext_modules=[
-        Extension("piw_monitor._fastframe", ["piw_monitor/_fastframe.c"],
-                  optional=True),
-    ],
     python_requires=">=3.11",
     install_requires=[
         "pyzmq>=24",

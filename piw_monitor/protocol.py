@@ -24,15 +24,10 @@ Both cbor2 5.4 (the piwheels master's) and cbor2 6 are supported: no decoder
 hook is used, tags are resolved after decoding, so the hook signatures that
 changed between the two do not matter.
 
-Where it was built, the optional C module ``piw_monitor._fastframe``
-(``_fastframe.c``) takes the commonest frames, a slave's ``STATS``,
-``BUILD``, ``SEND``, ``DONE`` and ``SLEEP`` and the master's own ``STATS``,
-laid out as a real master lays them out: it checks them as this module does
-and makes their events without cbor2, or, for any frame it does not take,
-leaves it to cbor2 and the checks here, which accept it or give the reason.
-The events are the same either way (:data:`ACCELERATED` says which is in
-use; ``PIW_MONITOR_PURE_PYTHON=1`` in the environment leaves the
-accelerator out).
+Every frame is decoded by cbor2, the library the master itself encodes
+with, and then checked here, once: there is no second decoder to keep in
+step (an optional C accelerator for the commonest frames was retired
+before the first release: see *Performance* in the documentation).
 """
 
 from __future__ import annotations
@@ -40,24 +35,10 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import io
-import os
 import threading
 from dataclasses import dataclass, fields
 
 import cbor2
-
-# An optional accelerator, built from _fastframe.c where there is a C
-# compiler; PIW_MONITOR_PURE_PYTHON=1 leaves it out.
-_fastframe = None
-if os.environ.get("PIW_MONITOR_PURE_PYTHON") != "1":
-    try:
-        from piw_monitor import _fastframe
-    except ImportError:  # pragma: no cover - depends on the build
-        pass
-
-#: Whether the common messages are decoded by the accelerator
-#: (``piw_monitor._fastframe``), not by cbor2: the same events either way.
-ACCELERATED = _fastframe is not None
 
 __all__ = [
     "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
@@ -66,7 +47,7 @@ __all__ = [
     "LinkDown", "CommandSent", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
-    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent", "ACCELERATED",
+    "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
 ]
 
 #: The largest status frame accepted by default, in bytes. A real master's
@@ -328,8 +309,18 @@ class Control:
 
 
 # ------------------------------------------------------------ validation
+#
+# One check per kind of value. Each takes the common case (exactly the type
+# a master writes, in range) in its first comparison and only then looks
+# closer, to say precisely what is wrong: a frame is decoded once, by cbor2,
+# and checked once, here.
+
+_DATETIME = dt.datetime
+
 
 def _text(value, what):
+    if type(value) is str and len(value) <= MAX_TEXT:
+        return value
     if not isinstance(value, str):
         raise ProtocolError(f"{what} is not text")
     if len(value) > MAX_TEXT:
@@ -338,6 +329,8 @@ def _text(value, what):
 
 
 def _int(value, what, lo=0, hi=MAX_INT):
+    if type(value) is int and lo <= value <= hi:
+        return value
     # bool is an int subclass; it is never a valid count
     if not isinstance(value, int) or isinstance(value, bool):
         raise ProtocolError(f"{what} is not an integer")
@@ -349,6 +342,8 @@ def _int(value, what, lo=0, hi=MAX_INT):
 
 
 def _float(value, what, lo=-1e6, hi=1e6):
+    if type(value) is float and lo <= value <= hi:  # NaN fails this
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(f"{what} is not a number")
     if isinstance(value, int) and not lo <= value <= hi:
@@ -366,24 +361,24 @@ def _bool(value, what):
     return value
 
 
-def _time(value, what, now):
+def _time(value, what, limit):
+    """
+    *value* if it is an aware datetime from MIN_TIME to *limit* (a datetime,
+    or None for no upper limit): see :func:`_future`.
+    """
+    if type(value) is _DATETIME and value.tzinfo is not None and \
+            MIN_TIME <= value and (limit is None or value <= limit):
+        return value
     if not isinstance(value, dt.datetime):
         raise ProtocolError(f"{what} is not a timestamp")
     if value.tzinfo is None:
         raise ProtocolError(f"{what} has no time zone")
     if value < MIN_TIME:
         raise ProtocolError(f"{what} is before 2000")
-    if now is not None and value > _future(now):
+    if limit is not None and value > limit:
         raise ProtocolError(f"{what} is in the future")
     return value
 
-
-# The fast paths below accept exactly what the checks above accept, for the
-# common types (a plain int, float, list, datetime), with the same
-# comparisons in the same order; anything they do not accept goes through
-# the checks above, which accept it or say precisely what is wrong.
-
-_DATETIME = dt.datetime
 
 # (now, now + MAX_FUTURE) for the last *now* seen: the link decodes a whole
 # batch of frames with the same *now*
@@ -391,11 +386,14 @@ _last_future = (None, None)
 
 
 def _future(now):
-    """``now + MAX_FUTURE``, computed once per *now*."""
+    """
+    The latest timestamp accepted when the monitor's clock says *now*:
+    ``now + MAX_FUTURE``, computed once per *now*; None for None.
+    """
     global _last_future
     last, limit = _last_future
     if now is not last:
-        limit = now + MAX_FUTURE
+        limit = None if now is None else now + MAX_FUTURE
         _last_future = (now, limit)
     return limit
 
@@ -429,6 +427,8 @@ def _abi_map(value, what):
 
 
 def _array(value, length, what):
+    if type(value) is list and len(value) == length:
+        return value
     if not isinstance(value, (list, tuple)):
         raise ProtocolError(f"{what} is not an array")
     if len(value) != length:
@@ -444,12 +444,16 @@ def _nodata(value, what):
 
 
 # ---------------------------------------------------------------- decoding
+#
+# Every decoder below takes the message's data as cbor2 decoded it and
+# *limit*, the latest timestamp accepted (see _future), and returns an event
+# or raises ProtocolError.
 
-def _master_hello(data, now):
+def _master_hello(data, limit):
     started, label, os_name, os_version, rev, serial = _array(
         data, 6, "HELLO data")
     return MasterHello(
-        _time(started, "start time", now), _text(label, "label"),
+        _time(started, "start time", limit), _text(label, "label"),
         _text(os_name, "OS name"), _text(os_version, "OS version"),
         _text(rev, "board revision"), _text(serial, "board serial"))
 
@@ -465,9 +469,9 @@ _STATS_INTS = (
     "swap free")
 
 
-def _master_stats(data, now):
+def _master_stats(data, limit):
     data = _array(data, 19, "STATS data")
-    values = [_time(data[0], "timestamp", now)]
+    values = [_time(data[0], "timestamp", limit)]
     for i, name in enumerate(_STATS_INTS, start=1):
         if i in (2, 5):
             values.append(_abi_map(data[i], "builds by ABI"))
@@ -480,7 +484,7 @@ def _master_stats(data, now):
     return MasterStats(*values)
 
 
-def _slave_hello(sid, ts, data, now):
+def _slave_hello(sid, ts, data, limit):
     (build_to, busy_to, py, abi, plat, label, os_name, os_version, rev,
      serial) = _array(data, 10, "slave HELLO data")
     return SlaveHello(
@@ -525,68 +529,54 @@ def _stats_builder():
     return build
 
 
-#: The most frequent event of all, built field by field (a test checks that
-#: the result equals what the dataclass's own __init__ builds).
+#: The most frequent event of all (98 % of a replay), built field by field
+#: (a test checks that the result equals what the dataclass's own __init__
+#: builds).
 _new_slave_stats = _stats_builder()
 
 
-def _slave_stats(sid, ts, data, now):
-    if type(data) is list and len(data) == 9:
-        (stamp, disk_size, disk_free, mem_size, mem_free, swap_size,
-         swap_free, load, temp) = data
-        if (type(stamp) is _DATETIME and stamp.tzinfo is not None
-                and stamp >= MIN_TIME
-                and (now is None or stamp <= _future(now))
-                and type(disk_size) is int and 0 <= disk_size <= MAX_INT
-                and type(disk_free) is int and 0 <= disk_free <= MAX_INT
-                and type(mem_size) is int and 0 <= mem_size <= MAX_INT
-                and type(mem_free) is int and 0 <= mem_free <= MAX_INT
-                and type(swap_size) is int and 0 <= swap_size <= MAX_INT
-                and type(swap_free) is int and 0 <= swap_free <= MAX_INT
-                and type(load) is float and _LOAD[0] <= load <= _LOAD[1]
-                and type(temp) is float
-                and _TEMPERATURE[0] <= temp <= _TEMPERATURE[1]):
-            return _new_slave_stats(
-                sid, ts, stamp, disk_size, disk_free, mem_size, mem_free,
-                swap_size, swap_free, load, temp)
-    data = _array(data, 9, "slave STATS data")
-    return SlaveStats(
-        sid, ts, _time(data[0], "slave timestamp", now),
-        *(_int(v, "slave resource") for v in data[1:7]),
-        _float(data[7], "load average", *_LOAD),
-        _float(data[8], "temperature", *_TEMPERATURE))
+def _slave_stats(sid, ts, data, limit):
+    (stamp, disk_size, disk_free, mem_size, mem_free, swap_size, swap_free,
+     load, temp) = _array(data, 9, "slave STATS data")
+    return _new_slave_stats(
+        sid, ts, _time(stamp, "slave timestamp", limit),
+        _int(disk_size, "slave resource"), _int(disk_free, "slave resource"),
+        _int(mem_size, "slave resource"), _int(mem_free, "slave resource"),
+        _int(swap_size, "slave resource"), _int(swap_free, "slave resource"),
+        _float(load, "load average", *_LOAD),
+        _float(temp, "temperature", *_TEMPERATURE))
 
 
-def _slave_ack(sid, ts, data, now):
+def _slave_ack(sid, ts, data, limit):
     assigned, url = _array(data, 2, "ACK data")
     return SlaveAck(sid, ts, _int(assigned, "slave id"), _text(url, "URL"))
 
 
-def _slave_sleep(sid, ts, data, now):
+def _slave_sleep(sid, ts, data, limit):
     return SlaveSleep(sid, ts, _bool(data, "SLEEP data"))
 
 
-def _slave_build(sid, ts, data, now):
+def _slave_build(sid, ts, data, limit):
     package, version = _array(data, 2, "BUILD data")
     return SlaveBuild(sid, ts, _text(package, "package"),
                       _text(version, "version"))
 
 
-def _slave_cont(sid, ts, data, now):
+def _slave_cont(sid, ts, data, limit):
     _nodata(data, "CONT")
     return SlaveCont(sid, ts)
 
 
-def _slave_send(sid, ts, data, now):
+def _slave_send(sid, ts, data, limit):
     return SlaveSend(sid, ts, _text(data, "file name"))
 
 
-def _slave_done(sid, ts, data, now):
+def _slave_done(sid, ts, data, limit):
     _nodata(data, "DONE")
     return SlaveDone(sid, ts)
 
 
-def _slave_die(sid, ts, data, now):
+def _slave_die(sid, ts, data, limit):
     if data is None:
         return SlaveDie(sid, ts, expired=True)
     _nodata(data, "DIE")
@@ -606,47 +596,16 @@ _SLAVE_DECODERS = {
 }
 
 
-def _slave(data, now):
-    if type(data) is list and len(data) == 4:
-        sid, ts, message, inner = data
-        if (type(sid) is int and 0 <= sid <= MAX_INT
-                and type(ts) is _DATETIME and ts.tzinfo is not None
-                and ts >= MIN_TIME and (now is None or ts <= _future(now))
-                and type(message) is str):
-            decoder = _SLAVE_DECODERS.get(message)
-            if decoder is not None:
-                return decoder(sid, ts, inner, now)
+def _slave(data, limit):
     sid, ts, message, inner = _array(data, 4, "SLAVE data")
     sid = _int(sid, "slave id")
-    ts = _time(ts, "slave timestamp", now)
-    message = _text(message, "slave message")
-    try:
-        decoder = _SLAVE_DECODERS[message]
-    except KeyError:
-        raise ProtocolError(
-            f"unknown slave message {_short(message)}") from None
-    return decoder(sid, ts, inner, now)
+    ts = _time(ts, "slave timestamp", limit)
+    decoder = _SLAVE_DECODERS.get(message) if type(message) is str else None
+    if decoder is None:
+        message = _text(message, "slave message")
+        raise ProtocolError(f"unknown slave message {_short(message)}")
+    return decoder(sid, ts, inner, limit)
 
-
-# The accelerator checks what the code above checks, with these limits; it
-# recognises the common slave messages and the master's STATS and makes
-# their events, and leaves every other frame (and every frame it would
-# reject) to the code above.
-def _accelerator_configuration():
-    """The arguments of ``_fastframe.configure()``: limits, then events."""
-    return (
-        MIN_TIME, MAX_INT, _LOAD, _TEMPERATURE, MAX_TEXT, MAX_MAP,
-        MAX_DURATION, {
-            "MASTER STATS": (MasterStats, _slots(MasterStats)),
-            **{cls.message: (cls, _slots(cls)) for cls in (
-                SlaveStats, SlaveBuild, SlaveSend, SlaveDone, SlaveSleep)}})
-
-
-if _fastframe is not None:
-    _fastframe.configure(*_accelerator_configuration())
-    _recognise = _fastframe.recognise
-else:  # pragma: no cover - depends on the build
-    _recognise = None
 
 _STATUS_DECODERS = {
     "HELLO": _master_hello,
@@ -750,11 +709,14 @@ def _loads(frame):
 
 def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
     """
-    Decode one status-queue *frame* (bytes) into an :class:`Event`.
+    Decode one status-queue *frame* (bytes, or any buffer of at most
+    *max_size* bytes) into an :class:`Event`.
 
     *now* (a timezone-aware datetime), when given, is used to reject
     timestamps absurdly far in the future. Never raises: an invalid frame
-    becomes a :class:`BadFrame` with a short reason.
+    becomes a :class:`BadFrame` with a short reason and the frame's size.
+    Every frame goes the same way: cbor2 decodes it (:func:`_loads`), then
+    the checks of this module make it an event or say what is wrong.
     """
     try:
         size = len(frame)
@@ -765,28 +727,23 @@ def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
             raise ProtocolError("empty frame")
         if size > max_size:
             raise ProtocolError(f"frame too large ({size} bytes)")
-        if _recognise is not None:
-            # nearly every frame: a slave's STATS, BUILD, SEND, DONE or
-            # SLEEP, or the master's STATS, recognised and checked byte for
-            # byte without cbor2
-            event = _recognise(frame, None if now is None else _future(now))
-            if event is not None:
-                return event
         msg = _loads(frame)
-        if isinstance(msg, str):
+        if type(msg) is list and len(msg) == 2:
+            name, data = msg
+        elif isinstance(msg, str):
             raise ProtocolError(f"{_short(msg)} without data")
-        if not isinstance(msg, (list, tuple)):
+        elif not isinstance(msg, (list, tuple)):
             raise ProtocolError("not a message")
-        if len(msg) != 2:
+        elif len(msg) != 2:
             raise ProtocolError(f"message has {len(msg)} items, expected 2")
-        name, data = msg
-        if not isinstance(name, str):
-            raise ProtocolError("message name is not text")
-        try:
-            decoder = _STATUS_DECODERS[name]
-        except KeyError:
-            raise ProtocolError(f"unknown message {_short(name)}") from None
-        return decoder(data, now)
+        else:
+            name, data = msg
+        decoder = _STATUS_DECODERS.get(name) if type(name) is str else None
+        if decoder is None:
+            if not isinstance(name, str):
+                raise ProtocolError("message name is not text")
+            raise ProtocolError(f"unknown message {_short(name)}")
+        return decoder(data, _future(now))
     except ProtocolError as exc:
         return BadFrame(str(exc), size)
     except Exception as exc:  # a bug here must not take the monitor down
