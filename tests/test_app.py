@@ -249,13 +249,15 @@ def slave_hello(sid, label, ts):
         "cp311", "linux_armv7l", label, "Raspbian", "12", "c03111", "1234"))
 
 
-@pytest.mark.parametrize("change", ["slave-replaced", "master-restarted"])
+@pytest.mark.parametrize("change", [
+    "slave-replaced", "master-restarted", "unchanged"])
 def test_a_stale_confirmation_sends_nothing_over_the_wire(
         ipc_addrs, fake_master, change):
     # Kill slave 2 (alpha) is asked; before Yes, alpha leaves and another
     # machine gets id 2, or the master restarts. Yes must put nothing on
     # the control socket: a Pause pressed afterwards is the marker, and
-    # nothing but the monitor's HELLO may come before it.
+    # nothing but the monitor's HELLO may come before it. When nothing
+    # changed (only news from alpha), the KILL goes before the marker.
     pub, pull = fake_master
     pty = PtyScreen()
     link = MasterLink(*ipc_addrs)
@@ -270,6 +272,15 @@ def test_a_stale_confirmation_sends_nothing_over_the_wire(
 
         def press(key):
             console.keypress((80, 24), key)
+
+        def arrived():
+            """The change published after the question is in the model."""
+            if change == "master-restarted":
+                return farm.master.started == later
+            slave = farm.slaves.get(2)
+            if change == "unchanged":
+                return slave is not None and slave.task == "building"
+            return slave is not None and slave.label == "beta"
 
         def done():
             while pull.poll(0):
@@ -288,14 +299,14 @@ def test_a_stale_confirmation_sends_nothing_over_the_wire(
                 if change == "slave-replaced":
                     pub.send(p.encode_status(p.SlaveDie(2, later)))
                     pub.send(slave_hello(2, "beta", later))
+                elif change == "unchanged":
+                    pub.send(p.encode_status(p.SlaveBuild(
+                        2, later, "numpy", "1.26.4")))
                 else:
                     pub.send(p.encode_status(p.MasterHello(
                         later, "fake", "Debian", "12", "unknown", "unknown")))
                 step[0] = "answer"
-            elif step[0] == "answer" and (
-                    farm.master.started == later if change ==
-                    "master-restarted" else
-                    2 in farm.slaves and farm.slaves[2].label == "beta"):
+            elif step[0] == "answer" and arrived():
                 press("y")
                 said.append(console.status.text)
                 press("p")   # the marker
@@ -307,12 +318,18 @@ def test_a_stale_confirmation_sends_nothing_over_the_wire(
         run_monitor_until(monitor, done)
         marker = next(i for i, c in enumerate(received)
                       if c.message == "SLEEP")
-        assert {c.message for c in received[:marker]} == {"HELLO"}
+        assert said[0].startswith("Kill slave 2 (alpha)?")
+        before_marker = [c for c in received[:marker] if c.message != "HELLO"]
+        if change == "unchanged":
+            assert before_marker == [p.Control("KILL", 2)]
+            assert said[1].startswith("Kill slave: sent KILL to slave 2 "
+                                      "(alpha)")
+            return
+        assert before_marker == []
         assert all(c.message != "KILL" for c in received)
         why = ("the master restarted since you asked"
                if change == "master-restarted" else
                "slave 2 (alpha) has left; slave 2 is now beta")
-        assert said[0].startswith("Kill slave 2 (alpha)?")
         assert said[1:] == [f"Kill slave: not sent, {why}."]
     finally:
         link.close()
