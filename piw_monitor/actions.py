@@ -5,16 +5,22 @@ hands it to the master link, and says in words what happened.
 This module knows nothing of urwid or of 0MQ: it takes any *link* with a
 ``send(message, data)`` method that raises :class:`~piw_monitor.protocol.NotSent`
 when the message could not be handed to a connected master right now.
+
+A question put to the administrator (a confirmation, an action menu) is
+answered later, and meanwhile the farm moves on: :class:`Question` records
+which slave and which master run it was about, and
+:meth:`Actions.confirmed` sends the answer only if they are still the same.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 from .protocol import NO_DATA, NotSent
 from .sanitize import printable
 
-__all__ = ["Actions", "Outcome", "NotSent"]
+__all__ = ["Actions", "Outcome", "NotSent", "Question"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,89 @@ def slave_name(slave):
     """How a slave is named in messages: its id and label."""
     label = printable(slave.label, 40) if slave.label else "no label"
     return f"slave {slave.slave_id} ({label})"
+
+
+@dataclass(frozen=True)
+class Question:
+    """
+    What a question was about when it was asked: the master run on screen
+    and, for a slave's action, that slave's identity (id, first-seen time,
+    label). Taken by :meth:`ask`; :meth:`why_not` tells whether an answer may
+    still act on it.
+
+    The farm is anything shaped like :class:`~piw_monitor.model.Farm`: a
+    ``master`` (``started``, ``link_ups``, ``run_known``) and ``slaves`` (a
+    mapping id -> record with ``slave_id``, ``first_seen`` and ``label``).
+    """
+    #: the master's start time (its HELLO), None when unknown
+    started: dt.datetime | None
+    #: the master's ``link_ups`` and ``run_known`` at the time
+    link_ups: int
+    run_known: bool
+    #: the slave asked about (None: the whole farm), and its identity
+    slave_id: int | None = None
+    first_seen: dt.datetime | None = None
+    label: str = ""
+
+    @classmethod
+    def ask(cls, farm, slave=None):
+        """The question about *slave* (None: the whole farm) on *farm* now."""
+        m = farm.master
+        question = cls(m.started, m.link_ups, m.run_known)
+        if slave is not None:
+            question = replace(question, slave_id=slave.slave_id,
+                               first_seen=slave.first_seen, label=slave.label)
+        return question
+
+    def farm_wide(self):
+        """The same question about the whole farm (the master run only)."""
+        return replace(self, slave_id=None, first_seen=None, label="")
+
+    @property
+    def name(self):
+        """The slave asked about, as messages name it (None: the farm)."""
+        if self.slave_id is None:
+            return None
+        return slave_name(self)
+
+    def why_not(self, farm):
+        """
+        None when an answer may act on *farm* now; else why not, in a few
+        words for a status line (no capital, no full stop), e.g. ``the
+        master restarted since you asked``.
+        """
+        why = self._run_changed(farm.master)
+        if why is None and self.slave_id is not None:
+            why = self._slave_changed(farm.slaves.get(self.slave_id))
+        return why
+
+    def _run_changed(self, m):
+        if self.started is not None and m.started is not None \
+                and m.started != self.started:
+            # a restarted master numbers its slaves from 1 again
+            return "the master restarted since you asked"
+        if m.link_ups == self.link_ups and (
+                self.run_known or self.started is None):
+            # one connection, one master: the one the question saw
+            return None
+        if m.run_known and self.started is not None:
+            # reconnected, and the master's HELLO since gave the same start
+            return None
+        # reconnected (or asked in the gap) and the master has not said
+        # which run it is yet: the list on screen may be the old run's
+        return ("the connection to the master broke since you asked, and "
+                "it has not said yet whether it restarted")
+
+    def _slave_changed(self, slave):
+        name = self.name
+        if slave is None:
+            return f"{name} has left"
+        if slave.label != self.label:
+            label = printable(slave.label, 40) if slave.label else "unlabelled"
+            return f"{name} has left; slave {self.slave_id} is now {label}"
+        if slave.first_seen != self.first_seen:
+            return f"{name} has restarted since you asked"
+        return None
 
 
 class Actions:
@@ -45,6 +134,33 @@ class Actions:
     def read_only(self):
         """True when this console may not send anything."""
         return self._link is None
+
+    def refused(self, question, farm, what):
+        """
+        None when *question* (a :class:`Question`) still holds on *farm*;
+        else the :class:`Outcome` of the action named *what*: nothing sent,
+        and why.
+        """
+        why = question.why_not(farm)
+        if why is None:
+            return None
+        return Outcome(False, f"{what}: not sent, {why}.")
+
+    def confirmed(self, question, farm, what, action):
+        """
+        Answer Yes to *question* (a :class:`Question`) about the action named
+        *what* (e.g. ``"Kill slave"``): the :class:`Outcome` of *action*,
+        called with the slave's current record (None for the whole farm),
+        if the slave and the master run are still the ones asked about on
+        *farm*; else an Outcome saying that nothing was sent, and why.
+        """
+        refusal = self.refused(question, farm, what)
+        if refusal is not None:
+            return refusal
+        slave = None
+        if question.slave_id is not None:
+            slave = farm.slaves[question.slave_id]
+        return action(slave)
 
     def _refusal(self, message, data):
         """

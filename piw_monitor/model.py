@@ -83,7 +83,7 @@ class Master:
         "label", "started", "os_name", "os_version", "board_revision",
         "board_serial", "first_seen", "last_seen", "stats", "paused",
         "paused_since", "connected", "lost_at", "broken_replays",
-        "replay_in", "replays",
+        "replay_in", "replays", "link_ups", "hello_link_up",
     )
 
     def __init__(self):
@@ -114,6 +114,20 @@ class Master:
         self.replay_in = 0.0
         #: how many replays (master HELLOs) have been received
         self.replays = 0
+        #: how many times the link came up, and that count when the master
+        #: last said HELLO: while they differ, the master on the current
+        #: connection has not said which run it is (*started* may be the
+        #: previous connection's)
+        self.link_ups = 0
+        self.hello_link_up = 0
+
+    @property
+    def run_known(self):
+        """
+        True when *started* is the current connection's: the master said
+        HELLO since the link last came up (or the link never came up).
+        """
+        return self.hello_link_up == self.link_ups
 
     @property
     def known(self):
@@ -454,6 +468,7 @@ class Farm:
         m.board_revision = ev.board_revision
         m.board_serial = ev.board_serial
         m.replays += 1
+        m.hello_link_up = m.link_ups
         self._changes.master = True
         # A master HELLO always opens a full replay of the live slaves:
         # start the picture afresh, keeping what only we know (KILLs sent).
@@ -580,6 +595,7 @@ class Farm:
         m.connected = True
         m.lost_at = None
         m.replay_in = ev.replay_in
+        m.link_ups += 1
         self._changes.master = True
         self._log(now, None, "connected to the master" + (
             f"; asking for its replay in {ev.replay_in:.0f} s"

@@ -241,3 +241,96 @@ def test_idle_monitor_does_not_redraw_between_ticks(ipc_addrs, fake_master):
     finally:
         link.close()
         pty.close()
+
+
+def slave_hello(sid, label, ts):
+    return p.encode_status(p.SlaveHello(
+        sid, ts, dt.timedelta(hours=3), dt.timedelta(minutes=5), "311",
+        "cp311", "linux_armv7l", label, "Raspbian", "12", "c03111", "1234"))
+
+
+@pytest.mark.parametrize("change", [
+    "slave-replaced", "master-restarted", "unchanged"])
+def test_a_stale_confirmation_sends_nothing_over_the_wire(
+        ipc_addrs, fake_master, change):
+    # Kill slave 2 (alpha) is asked; before Yes, alpha leaves and another
+    # machine gets id 2, or the master restarts. Yes must put nothing on
+    # the control socket: a Pause pressed afterwards is the marker, and
+    # nothing but the monitor's HELLO may come before it. When nothing
+    # changed (only news from alpha), the KILL goes before the marker.
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    later = T0 + dt.timedelta(minutes=5)
+    try:
+        monitor = Monitor(link, screen=pty.screen)
+        console, farm = monitor.console, monitor.farm
+        received = []
+        said = []
+        step = ["replay"]
+
+        def press(key):
+            console.keypress((80, 24), key)
+
+        def arrived():
+            """The change published after the question is in the model."""
+            if change == "master-restarted":
+                return farm.master.started == later
+            slave = farm.slaves.get(2)
+            if change == "unchanged":
+                return slave is not None and slave.task == "building"
+            return slave is not None and slave.label == "beta"
+
+        def done():
+            while pull.poll(0):
+                received.append(p.decode_control(pull.recv()))
+            if step[0] == "replay" and received:
+                pub.send(p.encode_status(p.MasterHello(
+                    T0, "fake", "Debian", "12", "unknown", "unknown")))
+                pub.send(slave_hello(1, "pi-01", T0))
+                pub.send(slave_hello(2, "alpha", T0))
+                step[0] = "ask"
+            elif step[0] == "ask" and 2 in farm.slaves and \
+                    not monitor._refresh_due:   # the list shows it
+                console.slave_list.select_slave(2)
+                press("k")
+                said.append(getattr(console.dialog, "body_text", None))
+                if change == "slave-replaced":
+                    pub.send(p.encode_status(p.SlaveDie(2, later)))
+                    pub.send(slave_hello(2, "beta", later))
+                elif change == "unchanged":
+                    pub.send(p.encode_status(p.SlaveBuild(
+                        2, later, "numpy", "1.26.4")))
+                else:
+                    pub.send(p.encode_status(p.MasterHello(
+                        later, "fake", "Debian", "12", "unknown", "unknown")))
+                step[0] = "answer"
+            elif step[0] == "answer" and arrived():
+                press("y")
+                said.append(console.status.text)
+                press("p")   # the marker
+                step[0] = "marker"
+            elif step[0] == "marker":
+                return any(c.message == "SLEEP" for c in received)
+            return False
+
+        run_monitor_until(monitor, done)
+        marker = next(i for i, c in enumerate(received)
+                      if c.message == "SLEEP")
+        assert said[0].startswith("Kill slave 2 (alpha)?")
+        before_marker = [c for c in received[:marker] if c.message != "HELLO"]
+        if change == "unchanged":
+            assert before_marker == [p.Control("KILL", 2)]
+            assert said[1].startswith("Kill slave: sent KILL to slave 2 "
+                                      "(alpha)")
+            return
+        assert before_marker == []
+        assert all(c.message != "KILL" for c in received)
+        why = ("the master restarted since you asked"
+               if change == "master-restarted" else
+               "slave 2 (alpha) has left; slave 2 is now beta")
+        assert said[1:] == [f"Kill slave: not sent, {why}."]
+    finally:
+        link.close()
+        pty.close()

@@ -839,6 +839,23 @@ def test_link_down_and_up():
     assert farm.frames == 1
 
 
+def test_run_known_only_once_the_master_says_hello_on_the_connection():
+    farm = model.Farm()
+    m = farm.master
+    assert m.run_known   # never connected: nothing to doubt
+    farm.apply(p.LinkUp(), at(0))
+    assert not m.run_known
+    farm.apply(MASTER_HELLO, at(1))
+    assert m.run_known and m.started == MASTER_HELLO.started
+    # reconnected: the start time on record is the previous connection's
+    # until the master says HELLO again
+    farm.apply(p.LinkDown("gone"), at(2))
+    farm.apply(p.LinkUp(), at(3))
+    assert not m.run_known and m.started == MASTER_HELLO.started
+    farm.apply(MASTER_HELLO, at(4))
+    assert m.run_known
+
+
 def test_link_down_before_anything():
     farm = model.Farm()
     farm.apply(p.LinkDown(), at(0))

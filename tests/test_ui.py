@@ -606,7 +606,8 @@ def test_kill_is_not_sent_to_a_restarted_masters_slave(h):
            slave_hello(2, "other-b", ts=later), now=later)
     h.press("y")
     assert h.link.sent == []
-    assert "the master restarted; nothing sent to slave 2 (pi-02)" in h.text()
+    assert ("Kill slave: not sent, the master restarted since you asked."
+            in h.text())
 
 
 def test_kill_now_from_the_menu_checks_for_a_restart_too(h):
@@ -618,7 +619,7 @@ def test_kill_now_from_the_menu_checks_for_a_restart_too(h):
     h.feed(master_hello(later), slave_hello(1, "other", ts=later), now=later)
     h.press("y")
     assert h.link.sent == []
-    assert "Kill now: the master restarted" in h.text()
+    assert "Kill now: not sent, the master restarted" in h.text()
 
 
 def test_kill_now_says_so_when_only_the_skip_went_out():
@@ -777,3 +778,154 @@ def test_replays_that_keep_breaking_the_link_are_explained(h):
     assert "connection to the master lost (status queue disconnected; 3 " \
         "replays in a row broke it)" in text
     assert "connected to the master; asking for its replay in 2 s" in text
+
+
+# ------------------------------------------------ answers checked against the
+# slave and the master run the question named (issue 14, finding 5)
+
+LATER = T0 + dt.timedelta(minutes=5)
+
+
+def status(h):
+    return h.screen()[-2]
+
+
+def test_kill_is_not_sent_to_a_new_slave_given_the_same_id(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    assert "Kill slave 2 (pi-02)?" in h.text()
+    # slave 2 leaves; another machine arrives and is given id 2
+    h.feed(p.SlaveDie(2, LATER), slave_hello(2, "beta", ts=LATER), now=LATER)
+    h.press("y")
+    assert h.link.sent == []
+    assert h.console.dialog is None
+    assert ("Kill slave: not sent, slave 2 (pi-02) has left; slave 2 is now "
+            "beta.") in status(h)
+
+
+def test_kill_is_not_sent_once_the_slave_has_gone(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    h.feed(p.SlaveDie(2, h.now))
+    h.tick(TERMINATED_LINGER.total_seconds() + 1)   # its row goes
+    assert 2 not in h.farm.slaves
+    h.press("y")
+    assert h.link.sent == []
+    assert "Kill slave: not sent, slave 2 (pi-02) has left." in status(h)
+
+
+def test_kill_is_not_sent_to_a_slave_that_said_hello_again(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    # the same machine, id and label, but a new life: it is not the slave
+    # the question was about
+    h.feed(slave_hello(2, "pi-02", ts=LATER), now=LATER)
+    h.press("y")
+    assert h.link.sent == []
+    assert "slave 2 (pi-02) has restarted since you asked" in status(h)
+
+
+def test_kill_is_sent_when_the_slave_is_still_the_same(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    # news from the slave, and a replay of the same master run (asked for
+    # by another monitor) that lists it again with the same first-seen time
+    t = T0 + dt.timedelta(seconds=30)
+    h.feed(p.SlaveBuild(2, t, "numpy", "1.26.4"), master_hello(T0),
+           slave_hello(1, "pi-01"), slave_hello(2, "pi-02"),
+           slave_hello(3, "pi-03"), now=t)
+    h.press("y")
+    assert h.link.sent == [("KILL", 2)]
+    assert "Kill slave: sent KILL to slave 2 (pi-02)" in status(h)
+
+
+def test_terminate_is_not_sent_to_a_restarted_master(h):
+    farm_of(h)
+    h.press("t")
+    h.feed(master_hello(LATER), now=LATER)
+    h.press("y")
+    assert h.link.sent == [] and h.quits == []
+    assert ("Terminate master: not sent, the master restarted since you "
+            "asked.") in status(h)
+
+
+def test_confirmation_not_sent_while_a_reconnected_master_is_unknown(h):
+    h.feed(p.LinkUp())
+    farm_of(h)
+    h.console.slave_list.select_slave(2)
+    h.press("k")
+    # the connection breaks and comes back; the master has not said yet
+    # whether it is the same run (its replay is not in)
+    h.feed(p.LinkDown("status disconnected"), p.LinkUp())
+    h.press("y")
+    assert h.link.sent == []
+    assert ("Kill slave: not sent, the connection to the master broke since "
+            "you asked") in status(h)
+    # once the same run has said HELLO again, the same question goes through
+    h.press("t")
+    h.feed(p.LinkDown("status disconnected"), p.LinkUp(), master_hello(T0))
+    h.press("y")
+    assert h.link.sent == [("QUIT", p.NO_DATA)]
+
+
+def test_menu_skip_build_checks_the_slave_the_menu_named(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("enter")
+    assert "Slave 2 (pi-02)" in h.text()
+    h.feed(p.SlaveDie(2, LATER), slave_hello(2, "beta", ts=LATER), now=LATER)
+    h.press("enter")   # Skip build: asks nothing more, the menu was the question
+    assert h.link.sent == []
+    assert ("Skip build: not sent, slave 2 (pi-02) has left; slave 2 is now "
+            "beta.") in status(h)
+
+
+def test_menu_stop_after_build_never_kills_another_row(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("enter")
+    # the menu's slave goes away: the selection moves to another row
+    h.feed(p.SlaveDie(2, h.now))
+    h.tick(TERMINATED_LINGER.total_seconds() + 1)
+    assert h.console.slave_list.selected.slave_id != 2
+    h.press("down", "enter")   # Stop after build
+    # refused at once: no question about whichever row is selected now
+    assert h.console.dialog is None
+    assert h.link.sent == []
+    assert "not sent, slave 2 (pi-02) has left." in status(h)
+
+
+def test_menu_kill_now_checks_the_slave_at_the_answer(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("enter", "down", "down", "enter")  # Kill now
+    assert "Go ahead?" in h.text()
+    h.feed(p.SlaveDie(2, LATER), slave_hello(2, "beta", ts=LATER), now=LATER)
+    h.press("y")
+    assert h.link.sent == []
+    assert "Kill now: not sent, slave 2 (pi-02) has left" in status(h)
+
+
+def test_menu_stop_all_is_not_sent_to_a_restarted_master(h):
+    farm_of(h, 3)
+    # the farm's menu: Pause, Resume, Skip all builds, Stop all slaves, ...
+    h.press("home", "enter", "down", "down", "down", "enter")
+    assert "Go ahead?" in h.text()
+    h.feed(master_hello(LATER), now=LATER)
+    h.press("y")
+    assert h.link.sent == []
+    assert ("Stop all slaves: not sent, the master restarted since you "
+            "asked.") in status(h)
+
+
+def test_menu_actions_still_go_out_on_the_same_slave_and_run(h):
+    farm_of(h, 3)
+    h.console.slave_list.select_slave(2)
+    h.press("enter", "down", "enter", "y")   # Stop after build
+    assert h.link.sent == [("KILL", 2)]
+    h.press("home", "enter", "down", "down", "down", "enter", "y")
+    assert h.link.sent[-1] == ("KILL", None)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import urwid
 
-from ..actions import slave_name
+from ..actions import Question, slave_name
 from . import commands
 from .details import DetailsPane
 from .dialogs import ConfirmDialog
 from .help import HelpDialog
 from .keys import lookup
-from .menus import ActionMenu, LogView, farm_actions, slave_actions
+from .menus import (
+    SLAVE_METHODS, ActionMenu, LogView, farm_actions, slave_actions,
+)
 from .widgets import (
     COLUMNS, ButtonBar, ColumnHeader, MasterHeader, Responsive, SlaveList,
     StatusLine, View,
@@ -303,27 +305,30 @@ class Console(urwid.WidgetWrap):
         if self.dialog is not None:
             self.dialog.on_answer(yes)
 
-    def confirm_kill(self):
-        """Ask before killing the selected slave."""
+    def confirm_kill(self, question=None):
+        """
+        Ask before killing the selected slave, or the slave of *question*
+        (a :class:`~piw_monitor.actions.Question` already asked, by the
+        action menu). Yes sends only if that slave is still the same one on
+        the same master run.
+        """
         if self.actions.read_only:
             self.act(self.actions.kill(self.slave_list.selected))
             return
-        slave = self.slave_list.selected
-        if slave is None:
-            self.status.show(
-                "Kill slave: no slave selected; nothing sent.", error=True)
-            return
-        name = slave_name(slave)
-        started = self.farm.master.started
+        if question is None:
+            slave = self.slave_list.selected
+            if slave is None:
+                self.status.show(
+                    "Kill slave: no slave selected; nothing sent.", error=True)
+                return
+            question = Question.ask(self.farm, slave)
+        name = question.name
 
         def answer(yes):
             self.close_dialog()
-            if yes and self.farm.master.started != started:
-                # the master restarted meanwhile: its slave ids start again
-                self.status.show(f"Kill slave: the master restarted; nothing "
-                                 f"sent to {name}.", error=True)
-            elif yes:
-                self.act(self.actions.kill(slave))
+            if yes:
+                self.act(self.actions.confirmed(
+                    question, self.farm, "Kill slave", self.actions.kill))
             else:
                 self.status.show(f"Kill slave: cancelled; nothing sent to {name}.")
 
@@ -335,17 +340,26 @@ class Console(urwid.WidgetWrap):
             "finishes it first.",
             answer))
 
-    def confirm_terminate(self):
-        """Ask before telling the master to shut down."""
+    def confirm_terminate(self, question=None):
+        """
+        Ask before telling the master to shut down; Yes sends only to the
+        master run the question was asked on (*question*, when the action
+        menu asked it first).
+        """
         if self.actions.read_only:
             self.act(self.actions.terminate())
             return
+        if question is None:
+            question = Question.ask(self.farm)
+
         def answer(yes):
             self.close_dialog()
             if not yes:
                 self.status.show("Terminate master: cancelled; nothing sent.")
                 return
-            outcome = self.act(self.actions.terminate())
+            outcome = self.act(self.actions.confirmed(
+                question, self.farm, "Terminate master",
+                lambda _slave: self.actions.terminate()))
             if outcome.sent:
                 self.quit(outcome.text)
 
@@ -362,7 +376,11 @@ class Console(urwid.WidgetWrap):
                          height=("relative", 90))
 
     def open_menu(self):
-        """Open the actions for the selected row (the master's: farm-wide)."""
+        """
+        Open the actions for the selected row (the master's: farm-wide).
+        The menu is the question: a choice acts only on the slave and the
+        master run it was opened on.
+        """
         slave = self.slave_list.selected
         if slave is None:
             title, entries = "The whole farm", farm_actions()
@@ -370,24 +388,35 @@ class Console(urwid.WidgetWrap):
             name = slave_name(slave)
             title = name[:1].upper() + name[1:]
             entries = slave_actions(slave) + farm_actions()
+        question = Question.ask(self.farm, slave)
 
         def choose(entry):
             self.close_dialog()
             if entry is not None:
-                self._perform(entry, slave)
+                self._perform(entry, question)
 
         note = ("Read-only mode: nothing can be sent to the master."
                 if self.actions.read_only else None)
         self.open_dialog(ActionMenu(title, entries, choose, note),
                          height=("relative", 90))
 
-    def _perform(self, entry, slave):
+    def _perform(self, entry, question):
         label, text, method, dangerous = entry
+        if method not in SLAVE_METHODS:
+            # a farm-wide entry does not depend on the menu's slave
+            question = question.farm_wide()
+        if not self.actions.read_only:
+            # the farm may have moved on while the menu was open: refuse
+            # now rather than ask about (or act on) another slave or run
+            refusal = self.actions.refused(question, self.farm, label)
+            if refusal is not None:
+                self.act(refusal)
+                return
         if method == "terminate":
-            self.confirm_terminate()
+            self.confirm_terminate(question)
             return
         if method == "kill":
-            self.confirm_kill()
+            self.confirm_kill(question)
             return
         if method in ("pause", "resume"):
             # the same command as the key and the button (Resume says
@@ -396,27 +425,25 @@ class Console(urwid.WidgetWrap):
             return
         action = getattr(self.actions, method)
         if method == "skip_all":
-            run = lambda: action(self.farm.rows())  # noqa: E731
-        elif method in ("skip", "kill_now"):
-            run = lambda: action(slave)  # noqa: E731
-        else:
+            run = lambda _slave: action(self.farm.rows())  # noqa: E731
+        elif method in SLAVE_METHODS:
             run = action
-        if not dangerous or self.actions.read_only:
-            # read-only: no question first, the answer could only be "no"
-            self.act(run())
+        else:
+            run = lambda _slave: action()  # noqa: E731
+        if self.actions.read_only:
+            # no question first, the answer could only be "no" (an action
+            # says read-only before it looks at the slave)
+            self.act(run(None))
             return
-
-        started = self.farm.master.started
+        if not dangerous:
+            self.act(self.actions.confirmed(question, self.farm, label, run))
+            return
 
         def answer(yes):
             self.close_dialog()
-            if yes and slave is not None and \
-                    self.farm.master.started != started:
-                # the master restarted meanwhile: its slave ids start again
-                self.status.show(f"{label}: the master restarted; nothing "
-                                 f"sent to {slave_name(slave)}.", error=True)
-            elif yes:
-                self.act(run())
+            if yes:
+                self.act(self.actions.confirmed(
+                    question, self.farm, label, run))
             else:
                 self.status.show(f"{label}: cancelled; nothing sent.")
 

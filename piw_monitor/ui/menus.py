@@ -10,7 +10,13 @@ from ..actions import slave_name
 from ..sanitize import printable
 from . import format as fmt
 
-__all__ = ["ActionMenu", "LogView", "slave_actions", "farm_actions"]
+__all__ = [
+    "ActionMenu", "LogView", "slave_actions", "farm_actions", "SLAVE_METHODS",
+]
+
+#: The methods of :func:`slave_actions`' entries: they act on the menu's
+#: slave, so they are checked against it (the farm's only against the run).
+SLAVE_METHODS = frozenset({"skip", "kill", "kill_now"})
 
 
 def slave_actions(slave):
