@@ -13,8 +13,13 @@ refresh or a key changed it). A one-second tick moves the timers, lets the
 model expire terminated slaves, and gives the link its chance to retry a
 replay request.
 
-Every exit path (q, Terminate, Ctrl-C, SIGTERM, SIGHUP, an unexpected
-exception) leaves through urwid's screen stop, which restores the terminal.
+Every exit path (q, Terminate, Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGINT,
+the terminal going away, an unexpected exception) leaves through urwid's
+screen stop, which restores the terminal. urwid's loop logs and swallows an
+``Exception`` raised by an alarm callback, and the frame decoder turns one
+into a bad frame: so a signal leaves the loop as :exc:`Signalled`, and an
+error in one of the loop's callbacks as :exc:`_Crashed`, both
+``BaseException`` subclasses that no ``except Exception`` on the way stops.
 """
 
 from __future__ import annotations
@@ -42,9 +47,15 @@ __all__ = ["main", "Monitor", "refresh_delay", "utcnow"]
 #: draw (500 frames are a few milliseconds of work).
 DRAIN_LIMIT = 500
 
-#: With this environment variable set to 1, F12 raises an exception: the
-#: tests use it to prove that an unexpected error restores the terminal.
+#: With this environment variable set, F12 injects an error, for the tests
+#: that prove an unexpected error anywhere takes the clean crash path:
+#: ``key`` (or ``1``) raises from the key's handler at once; ``drain``,
+#: ``refresh`` or ``tick`` arms a fault that goes off the next time that
+#: callback of the loop runs (``drain``: the next one with frames to read).
 FAULT_VARIABLE = "PIW_MONITOR_TEST_FAULT"
+
+#: The places :data:`FAULT_VARIABLE` can name, besides ``key`` and ``1``.
+_FAULT_PLACES = ("drain", "refresh", "tick")
 
 #: Shortest time between two refreshes of the screen while frames pour in.
 REFRESH_DELAY = 0.05
@@ -90,11 +101,19 @@ class CoalescingLoop(urwid.MainLoop):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        #: True once the loop has begun to stop (and to restore the
+        #: terminal): a signal then must not interrupt it
+        self.stopping = False
         self._drawn = (None, None)
         #: how many times the terminal was actually written to
         self.draws = 0
         #: how long the last draw of a new picture took, in seconds
         self.draw_cost = 0.0
+
+    def stop(self):
+        """Stop the loop and its screen (which restores the terminal)."""
+        self.stopping = True
+        super().stop()
 
     def draw_screen(self):
         start = time.perf_counter()
@@ -126,12 +145,48 @@ class _Screen(urwid.display.raw.Screen):
             self.tty_signal_keys(intr="undefined", fileno=fd)
 
 
-class Signalled(Exception):
-    """Raised from a signal handler to leave the main loop cleanly."""
+class Signalled(BaseException):
+    """
+    Raised from the signal handler to leave the main loop at once.
+
+    A ``BaseException``, as :exc:`KeyboardInterrupt` is, because the signal
+    lands wherever the monitor happens to be: under a flood of frames that
+    is inside the frame decoder (whose ``except Exception`` would make it a
+    bad frame) or inside an alarm callback (whose ``except Exception`` in
+    urwid would print it over the screen and carry on).
+    """
 
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
+
+
+class _Crashed(BaseException):
+    """
+    Carries an unexpected error raised by one of the loop's callbacks out of
+    urwid's loop, past the ``except Exception`` with which urwid would log
+    it over the screen and go on; :meth:`Monitor.run` raises *error* again.
+    """
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def _guarded(callback):
+    """
+    *callback* (any arguments), with any ``Exception`` it raises other than
+    :exc:`urwid.ExitMainLoop` wrapped in :exc:`_Crashed`.
+    """
+    def guarded(*args):
+        try:
+            return callback(*args)
+        except urwid.ExitMainLoop:
+            raise
+        except Exception as exc:
+            raise _Crashed(exc) from None
+    guarded.__qualname__ = getattr(callback, "__qualname__", "callback")
+    return guarded
 
 
 class Monitor:
@@ -159,18 +214,39 @@ class Monitor:
         self._refresh_cost = 0.0   # how long the last refresh took
         self._drain_due = False
         self.refreshes = 0
+        self._fault = None   # where an injected fault goes off (tests only)
 
     # ------------------------------------------------------------ loop
 
     def run(self):
-        """Run until the user quits; the terminal is restored however it ends."""
+        """
+        Run until the user quits; the terminal is restored however it ends.
+
+        An unexpected error in any callback of the loop (drain, refresh,
+        tick, a key's handler) ends the loop and is raised from here, with
+        the traceback of where it happened; :exc:`Signalled` and
+        :exc:`urwid.InputClosedError` (the terminal went away) go through.
+        """
         for fd in self.link.fds():
-            self.loop.watch_file(fd, self.drain)
+            self.loop.watch_file(fd, _guarded(self.drain))
         # drain once after registering: frames queued before the watch was
         # set up raise no new edge
-        self.loop.set_alarm_in(0, lambda *_: self.drain())
+        self._alarm(0, self.drain)
         self._schedule_tick()
-        self.loop.run()
+        try:
+            self.loop.run()
+        except _Crashed as crash:
+            error = crash.error
+        else:
+            return
+        # raised outside the except clause, so that the crash log does not
+        # tell the story of the wrapper too
+        raise error
+
+    def _alarm(self, delay, callback):
+        """Call *callback()* in *delay* seconds, guarded (see :func:`_guarded`)."""
+        guarded = _guarded(callback)
+        return self.loop.set_alarm_in(delay, lambda _loop, _data: guarded())
 
     def quit(self, message=None):
         """Leave the main loop; *message* is printed once the screen is gone."""
@@ -179,9 +255,19 @@ class Monitor:
 
     def _unhandled(self, key):
         # mouse releases and clicks on nothing end up here: ignore them
-        if key == "f12" and os.environ.get(FAULT_VARIABLE) == "1":
-            raise RuntimeError("fault injected for a test")
+        if key == "f12":
+            fault = os.environ.get(FAULT_VARIABLE)
+            if fault in ("1", "key"):
+                raise RuntimeError("fault injected for a test (key)")
+            if fault in _FAULT_PLACES:
+                self._fault = fault
         return True
+
+    def _fault_point(self, where):
+        """Raise the fault armed by F12 for *where*, once (tests only)."""
+        if self._fault == where:
+            self._fault = None
+            raise RuntimeError(f"fault injected for a test ({where})")
 
     # ------------------------------------------------------------ link
 
@@ -189,6 +275,8 @@ class Monitor:
         """Read what the link has, feed it to the model, schedule a refresh."""
         events = self.link.drain(limit=DRAIN_LIMIT)
         if events:
+            if self._fault is not None:
+                self._fault_point("drain")
             now = self.clock()
             apply = self.farm.apply
             for event in events:
@@ -197,9 +285,9 @@ class Monitor:
         if self.link.pending and not self._drain_due:
             # no new edge will come for what is left: come back at once
             self._drain_due = True
-            self.loop.set_alarm_in(0, self._drain_more)
+            self._alarm(0, self._drain_more)
 
-    def _drain_more(self, *_args):
+    def _drain_more(self):
         # only this alarm clears the flag: a drain from elsewhere (a key's
         # command, the tick) must not start a second chain of alarms, which
         # would delay every other alarm (refresh, tick) once per chain
@@ -214,11 +302,13 @@ class Monitor:
     def _schedule_refresh(self):
         if not self._refresh_due:
             self._refresh_due = True
-            self.loop.set_alarm_in(
+            self._alarm(
                 refresh_delay(self._refresh_cost + self.loop.draw_cost),
                 self._refresh)
 
-    def _refresh(self, *_args):
+    def _refresh(self):
+        if self._fault is not None:
+            self._fault_point("refresh")
         start = time.perf_counter()
         self._refresh_due = False
         self.refreshes += 1
@@ -228,9 +318,11 @@ class Monitor:
     def _schedule_tick(self):
         # tick on the wall clock's second, so timers move together
         delay = 1.0 - (time.time() % 1.0) + 0.005
-        self.loop.set_alarm_in(delay, self._tick)
+        self._alarm(delay, self._tick)
 
-    def _tick(self, *_args):
+    def _tick(self):
+        if self._fault is not None:
+            self._fault_point("tick")
         now = self.clock()
         self.link.tick(now)
         self.drain()
@@ -298,8 +390,38 @@ def _say(text):
             os.close(devnull)
 
 
-def _raise_signal(signum, _frame):
-    raise Signalled(signum)
+#: The signals that end the console, each with exit status 128 + its number.
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT)
+
+
+class _SignalCatcher:
+    """
+    The handler of :data:`EXIT_SIGNALS` while the console runs: it raises
+    :exc:`Signalled` to leave the loop at once, wherever the loop is, except
+    once the loop has begun to stop (a second signal, or one that comes as
+    the user quits), when it only records the signal, so that the terminal
+    is restored whole.
+    """
+
+    def __init__(self, loop):
+        self.loop = loop
+        #: the first signal received, or None
+        self.signum = None
+
+    def __call__(self, signum, _frame):
+        if self.signum is None:
+            self.signum = signum
+        if not self.loop.stopping:
+            raise Signalled(signum)
+
+
+def _stopped_by(signum):
+    """Say which signal ended the console; return the exit status, 128 + N."""
+    if signum == signal.SIGINT:
+        _say("piw-monitor: interrupted")
+    else:
+        _say(f"piw-monitor: stopped by {signal.Signals(signum).name}")
+    return 128 + signum
 
 
 def run(args):
@@ -340,22 +462,23 @@ def run(args):
         if args.json or args.check:
             return _headless(args, link)
         monitor = Monitor(link, read_only=read_only)
-        old = {
-            sig: signal.signal(sig, _raise_signal)
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-        }
+        catcher = _SignalCatcher(monitor.loop)
+        old = {sig: signal.signal(sig, catcher) for sig in EXIT_SIGNALS}
         try:
             monitor.run()
-        except Signalled as exc:
-            name = signal.Signals(exc.signum).name
-            _say(f"piw-monitor: stopped by {name}")
-            return 128 + exc.signum
-        except KeyboardInterrupt:
-            print("piw-monitor: interrupted", file=sys.stderr)
-            return 130
+        except Signalled:
+            pass   # the catcher has the first signal
+        except urwid.InputClosedError:
+            # the terminal went away (its input ended) before the SIGHUP
+            # the kernel sends with that was handled, or under nohup: a
+            # hang-up all the same
+            if catcher.signum is None:
+                catcher.signum = signal.SIGHUP
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
+        if catcher.signum is not None:
+            return _stopped_by(catcher.signum)
         if monitor.exit_message:
             print(monitor.exit_message)
         return 0

@@ -21,7 +21,12 @@ three default files and its default file syntax), so one
 * the keys piw-monitor reads are listed in :data:`FILE_KEYS`
   (``status-queue`` and ``control-queue``); every other key, meant for
   another piwheels tool (``dsn``, ``output-path``, ``pypi-xmlrpc``, ...),
-  is ignored silently.
+  is ignored silently;
+* a file must be a regular file of at most :data:`MAX_CONFIG_SIZE` bytes of
+  UTF-8 text (a byte-order mark at its start is allowed, and skipped): a
+  device, a named pipe, a socket or a directory is refused before anything
+  is read from it, so that ``-c /dev/zero`` cannot fill the memory and a
+  named pipe without a writer cannot make the program wait for ever.
 
 Every mistake (an unknown option, a missing, unreadable or malformed
 configuration file, an address that is not a valid 0MQ address) ends the
@@ -34,10 +39,12 @@ program with exit status 2 and one line on standard error, such as::
 """
 
 import argparse
+import codecs
 import io
 import ipaddress
 import os
 import re
+import stat
 import sys
 
 import configargparse
@@ -46,7 +53,7 @@ from . import __version__
 from .protocol import MAX_FRAME_SIZE
 
 __all__ = [
-    "CONFIG_FILES", "FILE_KEYS", "DEFAULT_STATUS_QUEUE",
+    "CONFIG_FILES", "FILE_KEYS", "MAX_CONFIG_SIZE", "DEFAULT_STATUS_QUEUE",
     "DEFAULT_CONTROL_QUEUE", "DESCRIPTION", "check_address", "make_parser",
     "parse_args",
 ]
@@ -64,6 +71,18 @@ CONFIG_FILES = [
 #: file is ignored, so that one file can serve every piwheels tool (and so
 #: that a key such as ``help`` or ``version`` in it cannot act as an option).
 FILE_KEYS = ("status-queue", "control-queue")
+
+#: The largest configuration file read, in bytes (1 MiB): a piwheels.conf is
+#: a few hundred bytes, and anything much larger is not one.
+MAX_CONFIG_SIZE = 1 << 20
+
+#: What a file that is not a regular file is, by the type in its mode.
+_FILE_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+}
 
 #: The piwheels master's default status queue.
 DEFAULT_STATUS_QUEUE = "ipc:///tmp/piw-status"
@@ -229,6 +248,11 @@ def _address_type(what):
     return convert
 
 
+def _open_nonblocking(path, flags):
+    """An ``opener`` for :func:`open` that never waits for a writer."""
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 class _FileParser(configargparse.DefaultConfigFileParser):
     """
     The piwheels configuration file syntax (configargparse's default), with
@@ -298,35 +322,70 @@ class _Parser(configargparse.ArgumentParser):
 
     def _open_config(self, path):
         """
-        Read the configuration file *path* as UTF-8 text; any failure is a
-        clear error (exit status 2), except that a default file the user is
-        not permitted to read (a master's file holding its database password,
-        say) is skipped: there would be no way around it otherwise.
+        Read the configuration file *path* (a regular file of at most
+        :data:`MAX_CONFIG_SIZE` bytes) as UTF-8 text, a byte-order mark at
+        its start skipped, and return it as a text stream named *path*.
+
+        Any failure is a clear error (exit status 2), except that a default
+        file the user is not permitted to read (a master's file holding its
+        database password, say) is skipped: there would be no way around it
+        otherwise.
         """
+        def refuse(reason):
+            self.error(f"cannot read configuration file {_shown(path, 1024)}: "
+                       f"{reason}")
+
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            # stat first: opening a named pipe for reading waits for a
+            # writer, and opening a device may do something
+            problem = self._kind_problem(os.stat(path).st_mode)
+            if problem:
+                refuse(problem)
+            # O_NONBLOCK: should the path have become a named pipe since,
+            # the open returns at once (and the fstat below refuses it)
+            with open(path, "rb", opener=_open_nonblocking) as f:
+                info = os.fstat(f.fileno())
+                problem = self._kind_problem(info.st_mode)
+                if problem:
+                    refuse(problem)
+                # read one byte more than allowed: a file may grow, and some
+                # (under /proc) say they have a size of 0
+                data = f.read(MAX_CONFIG_SIZE + 1)
         except PermissionError as exc:
             if path in self._default_paths:
                 data = b""
             else:
-                self.error(f"cannot read configuration file {_shown(path, 1024)}: "
-                           f"{exc.strerror or exc}")
+                refuse(exc.strerror or exc)
         except IsADirectoryError:
-            self.error(f"cannot read configuration file {_shown(path, 1024)}: "
-                       "it is a directory")
+            refuse("it is a directory")
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            self.error(f"cannot read configuration file {_shown(path, 1024)}: "
-                       f"{reason}")
+            refuse(exc.strerror or str(exc))
+        if len(data) > MAX_CONFIG_SIZE:
+            refuse(f"it is larger than {MAX_CONFIG_SIZE >> 20} MiB")
         try:
-            text = data.decode("utf-8")
+            # utf-8-sig: a file saved with a byte-order mark (as some
+            # editors do) would otherwise start with an unknown key
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
+            # the decoder counts from after the mark; the user, from the start
+            skipped = len(codecs.BOM_UTF8) if data.startswith(
+                codecs.BOM_UTF8) else 0
             self.error(f"configuration file {_shown(path, 1024)} is not UTF-8 text "
-                       f"(byte {exc.start + 1} is not valid)")
+                       f"(byte {exc.start + skipped + 1} is not valid)")
         stream = io.StringIO(text)
         stream.name = path
         return stream
+
+    @staticmethod
+    def _kind_problem(mode):
+        """Why a file of *mode* (``st_mode``) cannot be read, or None."""
+        if stat.S_ISREG(mode):
+            return None
+        if stat.S_ISDIR(mode):
+            return "it is a directory"
+        kind = _FILE_KINDS.get(stat.S_IFMT(mode))
+        return f"it is {kind}, not a regular file" if kind else \
+            "it is not a regular file"
 
     def _source_file(self, option):
         """

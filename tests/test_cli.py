@@ -16,6 +16,8 @@ for "unreadable".
 
 import os
 import re
+import resource
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +39,17 @@ needs_no_system_config = pytest.mark.skipif(
     reason=f"system configuration present: {', '.join(SYSTEM_FILES)}")
 
 
-def run(args, home, cwd=None):
-    """Run ``python -m piw_monitor *args*`` with HOME=*home*; no stdin."""
+def _limit_memory():
+    # a program that reads a file without end must fail, not take the
+    # machine's memory with it
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def run(args, home, cwd=None, timeout=60):
+    """
+    Run ``python -m piw_monitor *args*`` with HOME=*home*; no stdin, at most
+    1 GiB of address space, *timeout* seconds.
+    """
     env = dict(os.environ)
     env["HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -47,7 +58,8 @@ def run(args, home, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "piw_monitor", *args],
         cwd=cwd or home, env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=timeout,
+        preexec_fn=_limit_memory)
 
 
 def one_error_line(result, status=2):
@@ -180,6 +192,43 @@ def test_configuration_file_not_text(tmp_path):
     path.write_bytes(b"status-queue = ipc:///tmp/s\n\x89PNG\xff\xfe\n")
     line = one_error_line(run(["-c", str(path)], tmp_path))
     assert f"configuration file '{path}' is not UTF-8 text" in line
+
+
+@needs_no_system_config
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_without_end_is_refused(tmp_path, device):
+    # read whole, these fill the memory; refused before a byte is read
+    line = one_error_line(run(["-c", device], tmp_path, timeout=30))
+    assert line == (f"piw-monitor: error: cannot read configuration file "
+                    f"'{device}': it is a character device, not a regular "
+                    "file")
+
+
+@needs_no_system_config
+@pytest.mark.parametrize("which", ["given", "home"])
+def test_a_fifo_without_a_writer_is_refused_at_once(tmp_path, which):
+    # opening a FIFO for reading waits for a writer, for ever
+    if which == "home":
+        path = tmp_path / ".config" / "piwheels" / "piwheels.conf"
+        path.parent.mkdir(parents=True)
+        args = []
+    else:
+        path = tmp_path / "fifo.conf"
+        args = ["-c", str(path)]
+    os.mkfifo(path)
+    line = one_error_line(run(args, tmp_path, timeout=30))
+    assert line == (f"piw-monitor: error: cannot read configuration file "
+                    f"'{path}': it is a named pipe (FIFO), not a regular file")
+
+
+@needs_no_system_config
+def test_a_huge_configuration_file_is_refused(tmp_path):
+    path = tmp_path / "huge.conf"
+    with open(path, "wb") as f:   # sparse: costs no disk
+        f.truncate(4 << 30)
+    line = one_error_line(run(["-c", str(path)], tmp_path, timeout=30))
+    assert line == (f"piw-monitor: error: cannot read configuration file "
+                    f"'{path}': it is larger than 1 MiB")
 
 
 @needs_no_system_config
@@ -409,6 +458,67 @@ def test_our_keys_want_one_address(files, capsys, line, says):
     assert info.value.code == 2
     assert capsys.readouterr().err == (
         f"piw-monitor: error: {files['home']}, line 3: {says}\n")
+
+
+def test_the_size_limit(files, capsys, tmp_path):
+    # a file of exactly the limit is read; one byte more is refused
+    path = tmp_path / "big.conf"
+    line = b"status-queue = ipc:///tmp/big\n"
+    path.write_bytes(line + b"#" * (cli.MAX_CONFIG_SIZE - len(line) - 1)
+                     + b"\n")
+    assert cli.parse_args(["-c", str(path)]).status_queue == "ipc:///tmp/big"
+    with open(path, "ab") as f:
+        f.write(b"\n")
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(["-c", str(path)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"piw-monitor: error: cannot read configuration file '{path}': "
+        "it is larger than 1 MiB\n")
+
+
+def test_a_socket_is_refused(files, capsys, tmp_path):
+    path = tmp_path / "sock.conf"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        with pytest.raises(SystemExit) as info:
+            cli.parse_args(["-c", str(path)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"piw-monitor: error: cannot read configuration file '{path}': "
+        "it is a socket, not a regular file\n")
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_file_with_a_byte_order_mark_is_honoured(files, tmp_path):
+    # Windows editors save UTF-8 with a byte-order mark: the first key must
+    # still count (it was read as "\ufeffstatus-queue", an unknown key)
+    files["home"].write_bytes(BOM + b"status-queue = ipc:///tmp/bom-home\n")
+    given = tmp_path / "given.conf"
+    given.write_bytes(BOM + b"control-queue = ipc:///tmp/bom-given\n")
+    args = cli.parse_args(["-c", str(given)])
+    assert args.status_queue == "ipc:///tmp/bom-home"
+    assert args.control_queue == "ipc:///tmp/bom-given"
+
+
+def test_a_byte_order_mark_keeps_byte_numbers(files, capsys):
+    files["home"].write_bytes(BOM + b"ok = 1\n\xff\n")
+    with pytest.raises(SystemExit):
+        cli.parse_args([])
+    assert capsys.readouterr().err == (
+        f"piw-monitor: error: configuration file '{files['home']}' is not "
+        "UTF-8 text (byte 11 is not valid)\n")
+
+
+def test_a_byte_order_mark_keeps_line_numbers(files, capsys):
+    files["home"].write_bytes(BOM + b":bad\n")
+    with pytest.raises(SystemExit):
+        cli.parse_args([])
+    assert capsys.readouterr().err == (
+        f"piw-monitor: error: {files['home']}, line 1: "
+        "cannot understand ':bad' (expected 'key = value')\n")
 
 
 def test_a_key_we_ignore_is_not_judged(files, capsys):

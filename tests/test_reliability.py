@@ -839,3 +839,142 @@ def test_output_lost_with_the_terminal_does_not_change_the_exit_status():
     result = subprocess.run([sys.executable, "-c", code], env=env,
                             capture_output=True, timeout=60)
     assert result.returncode == 129, result
+
+
+# ======================================================= 7b. ways out under load
+
+#: A frame that is valid CBOR but no valid message, and costs the decoder
+#: about a millisecond (20,000 empty maps in 20 kB): a flood of these keeps
+#: the monitor reading, inside its decoder and its drain, nearly all the time.
+EXPENSIVE_FRAME = cbor2.dumps(["SLAVE", [{}] * 20000])
+
+BAD_COUNT = re.compile(r"(\d+) bad frames")
+
+
+class Flood:
+    """
+    Keeps a monitor busy: expensive bad frames, published as fast as it
+    reads them. The count of bad frames on its screen says how far it has
+    read; the backlog is kept between *low* and *high* frames, so that work
+    is always waiting (the count on screen lags by up to half a second of
+    reading) but the monitor's queue cannot grow without bound.
+    """
+
+    def __init__(self, master, term, low=800, high=2000):
+        self.master, self.term = master, term
+        self.low, self.high = low, high
+        self.sent = 0
+
+    def read(self):
+        """How many bad frames the monitor says it has read."""
+        match = BAD_COUNT.search(self.term.text)
+        return int(match.group(1)) if match else 0
+
+    def step(self, blind=False):
+        """
+        Top the backlog up and read the screen once. With *blind* (the
+        screen can no longer be read) publish a small batch at a time.
+        """
+        if blind:
+            for _ in range(50):
+                self.master.pub.send(EXPENSIVE_FRAME)
+            self.sent += 50
+            time.sleep(0.02)   # pacing a producer, not a wait on the monitor
+            return
+        if self.sent - self.read() < self.low:
+            for _ in range(self.high - self.low):
+                self.master.pub.send(EXPENSIVE_FRAME)
+            self.sent += self.high - self.low
+        self.term.pump(0.02)
+
+    def until(self, condition, timeout=30.0, what=None, blind=False):
+        """Flood until *condition()* holds; fail after *timeout* seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, (
+                f"timed out waiting for {what or condition}; "
+                f"screen:\n{self.term.text}")
+            self.step(blind)
+
+
+@pytest.fixture
+def flooded(monitor, fake_master, tmp_path):
+    """
+    A monitor (its crash logs under ``tmp_path/state``) busy reading a
+    flood from a fake master; returns ``(term, flood, state)``.
+    """
+    def start(env=None):
+        state = tmp_path / "state"
+        term = monitor(cols=160, env={"XDG_STATE_HOME": str(state),
+                                      **(env or {})})
+        fake_master.wait_hellos(1, term)
+        fake_master.wait_subscribed(term)
+        fake_master.publish(status_frames(fake_master_hello("flooder")))
+        term.wait_for("Master flooder")
+        flood = Flood(fake_master, term)
+        # busy: it has read thousands of frames, and more are waiting
+        flood.until(lambda: flood.read() >= 3000, what="3000 frames read")
+        return term, flood, state
+    return start
+
+
+def crash_logs(state):
+    return list(state.rglob("*.log")) if state.exists() else []
+
+
+@pytest.mark.parametrize("signame, status, says", [
+    ("SIGTERM", 143, "piw-monitor: stopped by SIGTERM"),
+    ("SIGHUP", 129, "piw-monitor: stopped by SIGHUP"),
+    ("SIGQUIT", 131, "piw-monitor: stopped by SIGQUIT"),
+    ("SIGINT", 130, "piw-monitor: interrupted"),
+])
+def test_signals_end_the_monitor_under_a_flood(flooded, signame, status, says):
+    # a signal lands wherever the monitor is, and under a flood that is in
+    # the decoder or in a callback of urwid's loop: neither may swallow it
+    term, flood, state = flooded()
+    term.child.kill(getattr(signal, signame))
+    flood.until(lambda: not term.child.isalive(), timeout=20,
+                what=f"the monitor to end on {signame}")
+    assert term.wait_exit() == status
+    assert_restored(term)
+    assert b"Traceback" not in term.raw
+    assert printed_after_exit(term) == [says]
+    assert crash_logs(state) == []
+
+
+@pytest.mark.parametrize("where", ["refresh", "tick", "drain", "key"])
+def test_an_error_in_any_callback_takes_the_crash_path(flooded, where):
+    # F12 arms a fault in one of the loop's callbacks; it goes off the next
+    # time that callback runs (the key's own handler at once)
+    term, flood, state = flooded(env={"PIW_MONITOR_TEST_FAULT": where})
+    term.send("\x1b[24~")   # F12
+    flood.until(lambda: not term.child.isalive(), timeout=20,
+                what=f"the monitor to end on a fault in {where}")
+    assert term.wait_exit() == 1
+    assert_restored(term)
+    # nothing was printed over the screen, one line after it
+    assert b"Traceback" not in term.raw
+    assert b"Unhandled exception" not in term.raw
+    printed = printed_after_exit(term)
+    assert len(printed) == 1, printed
+    match = re.fullmatch(
+        r"piw-monitor: unexpected error: RuntimeError: fault injected for a "
+        rf"test \({where}\) in app\.py:\d+; full traceback in (\S+)",
+        printed[0])
+    assert match, printed
+    assert crash_logs(state) == [state / "piw-monitor" /
+                                 os.path.basename(match.group(1))]
+    text = open(match.group(1), encoding="utf-8").read()
+    assert f"RuntimeError: fault injected for a test ({where})" in text
+
+
+def test_closing_the_terminal_while_flooded_is_a_hangup(flooded):
+    # as when an SSH connection drops while the master pours out frames:
+    # SIGHUP, status 129, and no crash log, whatever the monitor was doing
+    term, flood, state = flooded()
+    child = term.child
+    child.ptyproc.fileobj.close()   # the last handle on the terminal
+    flood.until(lambda: not child.isalive(), timeout=20, blind=True,
+                what="the monitor to end with its terminal")
+    assert child.exitstatus == 128 + signal.SIGHUP, child.signalstatus
+    assert crash_logs(state) == []
