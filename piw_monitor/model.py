@@ -5,8 +5,9 @@ The model is plain Python. It is changed only by :meth:`Farm.apply`, which
 takes one event (from :mod:`piw_monitor.protocol`) and the current time, and
 by :meth:`Farm.tick`, which takes the time alone. It never reads a clock
 itself, so tests control time completely. Each event costs O(1) however many
-slaves there are; the sorted row order is rebuilt lazily, only when a slave
-comes, goes, or changes its sort key.
+slaves there are (a new slave is put in its place in the sorted rows by a
+binary search), and asking for the rows costs nothing: a refresh during a
+replay of thousands of slaves never sorts them.
 
 A screen asks it for :meth:`Farm.rows` (slaves in a stable order),
 :meth:`Slave.state` (idle, building, sending, cleaning, late, silent,
@@ -16,6 +17,7 @@ since the last look, so that only those rows are redrawn).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 from collections import deque
@@ -162,8 +164,8 @@ class Slave:
         "os_version", "board_revision", "board_serial", "build_timeout",
         "busy_timeout", "first_seen", "last_seen", "task", "task_since",
         "package", "version", "filename", "build_started", "paused", "stats",
-        "clock_skew", "stopping", "terminated_at", "expired", "history",
-        "index_url",
+        "stopping", "terminated_at", "expired", "history", "index_url",
+        "row_key", "_late_after", "_silent_after",
     )
 
     def __init__(self, slave_id):
@@ -179,6 +181,9 @@ class Slave:
         self.index_url = ""
         self.build_timeout = None
         self.busy_timeout = None
+        # silences past which it is late and silent: see state()
+        self._late_after = DEFAULT_BUSY_TIMEOUT / 2
+        self._silent_after = DEFAULT_BUSY_TIMEOUT
         #: when the master first saw the slave / last heard from it
         #: (the master's clock)
         self.first_seen = None
@@ -195,8 +200,6 @@ class Slave:
         self.paused = False
         #: its latest :class:`~piw_monitor.protocol.SlaveStats`
         self.stats = None
-        #: its own clock minus the master's, from its latest STATS
-        self.clock_skew = None
         #: a KILL was sent for it: it stops after its current task
         self.stopping = False
         #: when (the monitor's clock) it was told to terminate
@@ -205,6 +208,26 @@ class Slave:
         self.expired = False
         #: its latest messages: (timestamp, text) pairs, newest last
         self.history = deque(maxlen=SLAVE_HISTORY)
+        #: its sort key when it was put in the farm's rows
+        self.row_key = None
+
+    @property
+    def clock_skew(self):
+        """
+        Its own clock minus the master's (a timedelta), from its latest
+        STATS; None before one came.
+        """
+        stats = self.stats
+        if stats is None:
+            return None
+        return stats.stats_timestamp - stats.timestamp
+
+    def set_busy_timeout(self, busy_timeout):
+        """Take the busy timeout (a timedelta) from the slave's HELLO."""
+        self.busy_timeout = busy_timeout
+        busy = busy_timeout or DEFAULT_BUSY_TIMEOUT
+        self._late_after = busy / 2
+        self._silent_after = busy
 
     def sort_key(self):
         """
@@ -226,12 +249,14 @@ class Slave:
         """
         if self.task == "terminating":
             return "terminating"
-        busy = self.busy_timeout or DEFAULT_BUSY_TIMEOUT
-        quiet = self.silence(now)
-        if quiet > busy:
-            return "silent"
-        if quiet > busy / 2:
-            return "late"
+        # called for every slave on every refresh: one subtraction, and the
+        # thresholds worked out once, when the busy timeout came
+        last = self.last_seen
+        if last is None:
+            return self.task
+        quiet = now - last
+        if quiet > self._late_after:
+            return "silent" if quiet > self._silent_after else "late"
         return self.task
 
     def task_text(self):
@@ -317,7 +342,9 @@ class Farm:
         self.log = deque(maxlen=LOG_SIZE)
         #: how many entries were ever added to the log
         self.logged = 0
+        # the live slaves in their sorted order, and their sort keys
         self._rows = []
+        self._keys = []
         self._changes = Changes(master=True, order=True)
         self._terminating = set()
         # ids of slaves we sent KILL for, carried across a replay
@@ -343,9 +370,11 @@ class Farm:
     # ------------------------------------------------------------ queries
 
     def rows(self):
-        """The live slaves, ordered by ABI, then label, then id."""
-        if self._rows is None:
-            self._rows = sorted(self.slaves.values(), key=Slave.sort_key)
+        """
+        The live slaves (a list of :class:`Slave`), ordered by ABI, then
+        label, then id. The list is the model's own, kept in order as
+        slaves come and go: read it, do not change it.
+        """
         return self._rows
 
     def counts(self, now):
@@ -409,12 +438,26 @@ class Farm:
             slave.stopping = False
             self._changes.slaves.add(slave_id)
 
-    def _remove(self, sid):
-        del self.slaves[sid]
-        self._terminating.discard(sid)
-        self._rows = None
-        self._changes.slaves.add(sid)
+    def _place(self, slave):
+        """Put *slave* in the rows, in its order."""
+        key = slave.row_key = slave.sort_key()
+        index = bisect.bisect_left(self._keys, key)
+        self._keys.insert(index, key)
+        self._rows.insert(index, slave)
         self._changes.order = True
+
+    def _unplace(self, slave):
+        """Take *slave* out of the rows."""
+        index = bisect.bisect_left(self._keys, slave.row_key)
+        del self._keys[index]
+        del self._rows[index]
+        slave.row_key = None
+        self._changes.order = True
+
+    def _remove(self, sid):
+        self._unplace(self.slaves.pop(sid))
+        self._terminating.discard(sid)
+        self._changes.slaves.add(sid)
 
     def _slave(self, event, now):
         """The record for *event*'s slave, created if unknown."""
@@ -424,8 +467,7 @@ class Farm:
             slave = self.slaves[sid] = Slave(sid)
             slave.first_seen = event.timestamp
             slave.task_since = event.timestamp
-            self._rows = None
-            self._changes.order = True
+            self._place(slave)
         elif slave.task == "terminating" and not isinstance(
                 event, (p.SlaveDie, p.SlaveHello)):
             # news from a slave we saw die: it is back (ids are not reused by
@@ -490,10 +532,9 @@ class Farm:
 
     def _slave_hello(self, ev, now):
         slave = self._slave(ev, now)
-        key = slave.sort_key()
         slave.first_seen = ev.timestamp
         slave.build_timeout = ev.build_timeout
-        slave.busy_timeout = ev.busy_timeout
+        slave.set_busy_timeout(ev.busy_timeout)
         slave.py_version = ev.py_version
         slave.abi = ev.abi
         slave.platform = ev.platform
@@ -510,9 +551,9 @@ class Farm:
         slave.task_since = ev.timestamp
         if slave.slave_id in self._stopping_carry:
             slave.stopping = True
-        if slave.sort_key() != key:
-            self._rows = None
-            self._changes.order = True
+        if slave.sort_key() != slave.row_key:
+            self._unplace(slave)
+            self._place(slave)
         text = _describe(ev)
         slave.history.append((ev.timestamp, text))
         self._log(now, slave.slave_id, text)
@@ -522,7 +563,6 @@ class Farm:
         if slave.stats is None or \
                 ev.stats_timestamp >= slave.stats.stats_timestamp:
             slave.stats = ev
-            slave.clock_skew = ev.stats_timestamp - ev.timestamp
 
     def _slave_ack(self, ev, now):
         slave = self._slave(ev, now)
