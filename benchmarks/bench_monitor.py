@@ -33,7 +33,8 @@ floor
     the same run, for the ratios.
 
 Nothing here is a test: it prints a table, with PASS or FAIL against the
-targets in ``docs/performance.rst``. Timestamps are ``time.monotonic()``,
+targets (see :func:`print_report`; they are described in
+``docs/performance.rst``). Timestamps are ``time.monotonic()``,
 which is one clock for every process on Linux.
 """
 
@@ -860,20 +861,20 @@ def print_report(results, opts):
     w("Targets")
     rows = []
     if stream and "error" in stream:
-        for name in ("sustained >= 50% of the floor's frames/s",
+        for name in ("sustained >= 30% of the floor's frames/s",
                      "no frame lost in the stream",
-                     "key -> screen < 100 ms while flooded (worst press)"):
+                     "key -> screen < 50 ms while flooded (worst press)"):
             rows.append((name, "the monitor died", False))
     elif stream:
         ratio = (stream["fps"] or 0) / stream["floor_fps"]
-        rows.append(("sustained >= 50% of the floor's frames/s",
+        rows.append(("sustained >= 30% of the floor's frames/s",
                      f"{stream['fps'] or 0:,.0f} / {stream['floor_fps']:,.0f} "
-                     f"= {100 * ratio:.0f}%", ratio >= 0.5))
+                     f"= {100 * ratio:.0f}%", ratio >= 0.3))
         rows.append(("no frame lost in the stream", f"{stream['dropped']} lost",
                      stream["dropped"] == 0))
         worst = stream["key_max_ms"]
-        ok = worst is not None and worst < 100 and stream["keys_missed"] == 0
-        rows.append(("key -> screen < 100 ms while flooded (worst press)",
+        ok = worst is not None and worst < 50 and stream["keys_missed"] == 0
+        rows.append(("key -> screen < 50 ms while flooded (worst press)",
                      f"{worst or 0:.0f} ms over {stream['keys']} presses, "
                      f"{stream['keys_missed']} missed", ok))
     by_n = {r["slaves"]: r for r in replay}
@@ -881,12 +882,12 @@ def print_report(results, opts):
         r = by_n[1000]
         rows.append(("replay 1000 slaves <= 3x floor",
                      f"{r['ratio'] or 0:.2f}x", (r["ratio"] or 99) <= 3))
-        rows.append(("replay 1000 slaves < 2 s", f"{fmt_s(r['drawn_s'])} s",
-                     r["drawn_s"] is not None and r["drawn_s"] < 2))
+        rows.append(("replay 1000 slaves < 1.5 s", f"{fmt_s(r['drawn_s'])} s",
+                     r["drawn_s"] is not None and r["drawn_s"] < 1.5))
     if 5000 in by_n:
         r = by_n[5000]
-        rows.append(("replay 5000 slaves < 10 s", f"{fmt_s(r['drawn_s'])} s",
-                     r["drawn_s"] is not None and r["drawn_s"] < 10))
+        rows.append(("replay 5000 slaves < 8 s", f"{fmt_s(r['drawn_s'])} s",
+                     r["drawn_s"] is not None and r["drawn_s"] < 8))
     if len(replay) >= 2:
         per = [r["us_per_frame"] for r in replay if r["us_per_frame"]]
         spread = max(per) / min(per) if per else 99
@@ -919,10 +920,11 @@ def print_report(results, opts):
                      f"{max(r['max_history'] for r in replay)}",
                      model_spread <= 1.2 and bounded))
     if idle and "error" in idle:
-        rows.append(("idle CPU < 1% of a core", "the monitor died", False))
+        rows.append(("idle CPU <= 0.5% of a core", "the monitor died", False))
     elif idle:
-        rows.append((f"idle CPU < 1% of a core over {idle['seconds']:.0f} s",
-                     f"{idle['percent']:.3f}%", idle["percent"] < 1))
+        rows.append((f"idle CPU <= 0.5% of a core over {idle['seconds']:.0f} s "
+                     f"({IDLE_SLAVES} slaves, master STATS)",
+                     f"{idle['percent']:.3f}%", idle["percent"] <= 0.5))
     width = max(len(r[0]) for r in rows) if rows else 10
     for name, value, ok in rows:
         w(f"  {'    ' if ok is None else verdict(ok)}  {name:<{width}}  {value}")
