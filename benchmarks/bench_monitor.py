@@ -11,6 +11,7 @@ Run from the repository root::
     python benchmarks/bench_monitor.py --quick    # idle shortened to 20 s
     python benchmarks/bench_monitor.py --only replay --sizes 1000
     python benchmarks/bench_monitor.py --only stream --profile /tmp/prof
+    python benchmarks/bench_monitor.py --only startup --repeat 5
 
 Cases (each consumer runs in a fresh process, so that its peak RSS is its
 own; the publisher is always another process):
@@ -28,6 +29,19 @@ stream
 idle
     100 slaves and a master that only sends STATS every 10 s; CPU seconds
     over 60 s.
+startup
+    the installed ``piw-monitor`` command, started on a pseudo-terminal
+    against a master with 100 slaves that answers HELLO at once; time from
+    just before the spawn to the terminal showing the header's count of all
+    100 slaves ("Slaves 100:"), then ``q`` and exit status 0. A second,
+    instrumented run (a fresh interpreter of this script's own, which
+    imports what the monitor imports before anything of the benchmark's)
+    splits that time into interpreter start, imports, link (arguments,
+    MasterLink.open and the Monitor's construction up to its first draw),
+    replay (HELLO answered to every frame consumed) and draw (to the screen
+    drawn with all slaves counted). Each runs --repeat times (3 by
+    default); the best is kept and the range printed. Informational: there
+    is no target.
 floor
     the same frames through a bare ``SUB.recv`` + ``cbor2.loads`` loop, in
     the same run, for the ratios.
@@ -64,8 +78,12 @@ if ROOT not in sys.path:
 
 import farm_frames as ff  # noqa: E402  (after the path set-up)
 
+CASES = ("replay", "stream", "idle", "startup")
 STREAM_SLAVES = 1000
 IDLE_SLAVES = 100
+STARTUP_SLAVES = 100
+#: what the header says once every slave of the start-up case is counted
+STARTUP_NEEDLE = f"Slaves {STARTUP_SLAVES}:".encode()
 ROWS, COLS = 40, 120
 #: keys alternate between p (Pause) and r (Resume); the status line says:
 KEYS = ((b"p", b"SLEEP to all"), (b"r", b"WAKE to all"))
@@ -371,6 +389,82 @@ def role_monitor(args):
 
 
 # ====================================================================
+# the start-up probe (its own, fresh interpreter)
+# ====================================================================
+
+#: The program of the start-up probe (``python -c``; argv: this folder, then
+#: this script's options). It notes the time at its first line and once it
+#: has imported what ``piw-monitor`` imports, before anything of the
+#: benchmark's own (argparse, json, threading, farm_frames and cbor2, ...)
+#: is imported, so that none of that is taken for the monitor's imports.
+STARTUP_BOOT = """\
+import time
+t_first = time.monotonic()
+import urwid, piw_monitor.app, piw_monitor.link, piw_monitor.model
+t_imported = time.monotonic()
+import sys
+sys.path.insert(0, sys.argv[1])
+import bench_monitor
+bench_monitor.BOOT_TIMES = (t_first, t_imported)
+sys.exit(bench_monitor.main(sys.argv[2:]))
+"""
+
+#: (first line, imports done), set by :data:`STARTUP_BOOT`
+BOOT_TIMES = None
+
+
+def role_startup(args):
+    """
+    What ``piw-monitor --status-queue ... --control-queue ...`` does up to
+    its first screen with every slave, timed: the arguments (with the
+    configuration files), the link opened, the Monitor built on the
+    terminal it was given, then its loop until the replay is drawn.
+    """
+    if BOOT_TIMES is None:
+        emit({"event": "error", "error": "not started by STARTUP_BOOT"})
+        return 1
+    t_first, t_imported = BOOT_TIMES
+    # from here on, the benchmark's own imports are behind us
+    t_start = time.monotonic()
+    import urwid
+
+    from piw_monitor import cli
+    from piw_monitor.app import Monitor, _Screen
+    from piw_monitor.link import MasterLink
+
+    parsed = cli.parse_args(["--status-queue", args.status,
+                             "--control-queue", args.control])
+    link = MasterLink(parsed.status_queue, parsed.control_queue,
+                      max_frame=parsed.max_frame_size)
+    link.open()
+    tty_in = os.fdopen(args.pty_fd, "rb", buffering=0)
+    tty_out = os.fdopen(os.dup(args.pty_fd), "w", encoding="utf-8")
+    # the command's own screen class (Ctrl-C unmapped), on the pty
+    monitor = Monitor(link, screen=_Screen(input=tty_in, output=tty_out))
+    loop = monitor.loop
+    probe = Probe(monitor, target=args.frames)
+
+    def stop(*_args):
+        raise urwid.ExitMainLoop()
+
+    probe.on_drawn = lambda: loop.set_alarm_in(0, stop)
+    loop.set_alarm_in(args.deadline, stop)
+    try:
+        monitor.run()
+    finally:
+        link.close()
+    emit({"t_spawn": args.t_spawn, "t_first_line": t_first,
+          "t_imported": t_imported, "t_start": t_start,
+          "t_first_draw": probe.draw_times[0] if probe.draw_times else None,
+          "t_first": probe.t_first, "t_consumed": probe.t_consumed,
+          "t_drawn": probe.t_drawn, "frames_received": link.frames_received,
+          "bad_frames": monitor.farm.bad_frames,
+          "slaves": len(monitor.farm.slaves), "draws": loop.draws,
+          "modules": len(sys.modules), "peak_rss_kb": peak_rss_kb()})
+    return 0
+
+
+# ====================================================================
 # the floor: a bare receive + decode loop (its own process)
 # ====================================================================
 
@@ -424,6 +518,8 @@ class Terminal:
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ,
                     struct.pack("HHHH", rows, cols, 0, 0))
         self.bytes = 0
+        #: the last few KB that came out (for a failure's report)
+        self.tail = b""
         self._lock = threading.Lock()
         self._needle = None
         self._seen = bytearray()
@@ -442,6 +538,7 @@ class Terminal:
                 return
             t = time.monotonic()
             self.bytes += len(data)
+            self.tail = (self.tail + data)[-4096:]
             with self._lock:
                 if self._needle is not None:
                     self._seen += data
@@ -495,17 +592,19 @@ class Child:
     """A role of this script in a subprocess, talking JSON lines."""
 
     def __init__(self, role, argv, pass_fds=(), stdin=False, stderr=None,
-                 prefix=()):
+                 prefix=(), cmd=None, env=None, cwd=None):
         self.role = role
-        cmd = [*prefix, sys.executable, os.path.abspath(__file__), "--role",
-               role, *argv]
-        env = dict(os.environ, TERM="xterm-256color",
-                   PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if cmd is None:
+            cmd = [*prefix, sys.executable, os.path.abspath(__file__), "--role",
+                   role, *argv]
+        if env is None:
+            env = dict(os.environ, TERM="xterm-256color",
+                       PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.stderr = stderr or tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self.stderr, pass_fds=pass_fds,
-            env=env, text=True)
+            env=env, cwd=cwd, text=True)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -617,6 +716,85 @@ def run_case(scenario, consumer, slaves, opts):
     finally:
         if consumer_proc is not None:
             consumer_proc.kill()
+        pub.stop()
+        if term is not None:
+            term.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_startup(opts, probed):
+    """
+    Start a monitor against a fresh 100-slave master that answers HELLO at
+    once, on a pseudo-terminal; return when (and what) its screen showed.
+
+    Not *probed*: the installed ``piw-monitor`` command of this interpreter's
+    environment, quit with ``q`` once every slave is counted on its screen.
+    *probed*: :data:`STARTUP_BOOT` in a fresh interpreter, which reports its
+    milestones and stops by itself.
+    """
+    tmp = tempfile.mkdtemp(prefix="piw-bench-")
+    status, control = f"ipc://{tmp}/status", f"ipc://{tmp}/control"
+    pub = Child("publisher", ["--scenario", "replay", "--slaves",
+                              str(STARTUP_SLAVES), "--status", status,
+                              "--control", control], stdin=True)
+    term = child = proc = None
+    try:
+        ready = pub.next(timeout=180)
+        # the environment of the command as a user would run it: no
+        # PYTHONPATH added, a terminal type, and not this folder as cwd
+        env = dict(os.environ, TERM="xterm-256color")
+        term = Terminal()
+        term.expect(STARTUP_NEEDLE)
+        if probed:
+            argv = ["--role", "startup", "--status", status, "--control",
+                    control, "--frames", str(ready["frames"]),
+                    "--pty-fd", str(term.slave), "--deadline",
+                    str(opts.deadline)]
+            cmd = [sys.executable, "-c", STARTUP_BOOT, HERE, *argv, "--t-spawn"]
+            stderr = tempfile.TemporaryFile()  # made before the clock starts
+            t_spawn = time.monotonic()
+            child = Child("startup probe", (), cmd=[*cmd, repr(t_spawn)],
+                          env=env, cwd=tmp, pass_fds=(term.slave,),
+                          stderr=stderr)
+        else:
+            cmd = [os.path.join(os.path.dirname(sys.executable), "piw-monitor"),
+                   "--status-queue", status, "--control-queue", control]
+            t_spawn = time.monotonic()
+            proc = subprocess.Popen(cmd, stdin=term.slave, stdout=term.slave,
+                                    stderr=term.slave, env=env, cwd=tmp,
+                                    start_new_session=True)
+        term.close_slave()
+        shown = term.wait(60)
+        result = {"t_spawn": t_spawn, "t_shown": term.found_at,
+                  "frames": ready["frames"]}
+        if probed:
+            result.update(child.next(timeout=opts.deadline + 60))
+            child.proc.wait(30)
+            result["exit_status"] = child.proc.returncode
+        else:
+            if shown:
+                os.write(term.master, b"q")
+            try:
+                result["exit_status"] = proc.wait(15)
+            except subprocess.TimeoutExpired:
+                result["exit_status"] = None
+        if not shown:
+            tail = term.tail.decode(errors="replace")
+            raise CaseFailed(
+                f"{'startup probe' if probed else 'piw-monitor'} never showed "
+                f"{STARTUP_NEEDLE.decode()!r} within 60 s, exit status "
+                f"{result['exit_status']}", tail)
+        msg = pub.next(timeout=30)
+        while msg.get("event") != "sent":
+            msg = pub.next(timeout=30)
+        result["publisher"] = msg
+        return result
+    finally:
+        if child is not None:
+            child.kill()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         pub.stop()
         if term is not None:
             term.close()
@@ -790,6 +968,70 @@ def idle_row(mon, seconds):
             "draws": mon["idle_draws1"] - mon["idle_draws0"]}
 
 
+#: the phases of a start-up, in order: (key, name, what it spans)
+STARTUP_PHASES = (
+    ("interpreter_s", "interpreter start", "spawn to the first line"),
+    ("imports_s", "imports", "urwid, piw_monitor.app, .link, .model"),
+    ("link_s", "link", "arguments, MasterLink.open, Monitor(...) to its "
+                       "first draw"),
+    ("replay_s", "replay", "HELLO answered to every frame consumed"),
+    ("draw_s", "draw", "last frame consumed to all slaves drawn"),
+)
+
+
+def startup_phases(probe):
+    """The phases of one instrumented start-up, in seconds."""
+    t_hello = probe["publisher"]["t_hello"]
+    # the benchmark's own imports, between the monitor's and its start
+    bench = probe["t_start"] - probe["t_imported"]
+    return {
+        "interpreter_s": probe["t_first_line"] - probe["t_spawn"],
+        "imports_s": probe["t_imported"] - probe["t_first_line"],
+        "link_s": probe["t_first_draw"] - probe["t_start"],
+        "replay_s": probe["t_consumed"] - t_hello,
+        "draw_s": probe["t_drawn"] - probe["t_consumed"],
+        # > 0: the HELLO was answered before the first draw, so the link
+        # and the replay overlap by that much; < 0: a wait between them
+        "hello_before_draw_s": probe["t_first_draw"] - t_hello,
+        "bench_imports_s": bench,
+        # end to end, without the benchmark's own imports
+        "total_s": probe["t_drawn"] - probe["t_spawn"] - bench,
+        "shown_s": probe["t_shown"] - probe["t_spawn"],
+        "modules": probe["modules"],
+        "complete": (probe["frames_received"] == probe["frames"]
+                     and probe["bad_frames"] == 0
+                     and probe["slaves"] == STARTUP_SLAVES),
+    }
+
+
+def startup_row(commands, probes):
+    """
+    The start-up results from the runs of the command and of the probe: the
+    best of each (the machine is shared), with the range over the runs.
+    """
+    totals = [r["t_shown"] - r["t_spawn"] for r in commands]
+    best_cmd = commands[totals.index(min(totals))]
+    phases = [startup_phases(p) for p in probes]
+    best = min(phases, key=lambda ph: ph["total_s"])
+    keys = [k for k, _, _ in STARTUP_PHASES] + ["total_s"]
+    return {
+        "slaves": STARTUP_SLAVES, "frames": best_cmd["frames"],
+        "runs": len(commands), "total_s": min(totals),
+        "total_range": [min(totals), max(totals)],
+        "hello_s": best_cmd["publisher"]["t_hello"] - best_cmd["t_spawn"],
+        "exit_statuses": [r["exit_status"] for r in commands],
+        "probe": best,
+        "probe_ranges": {k: [min(ph[k] for ph in phases),
+                             max(ph[k] for ph in phases)] for k in keys},
+        "probe_complete": all(ph["complete"] for ph in phases),
+    }
+
+
+def fmt_range(lo_hi):
+    lo, hi = lo_hi
+    return f"[{lo:.3f}-{hi:.3f}]"
+
+
 def failed(exc):
     what, err = exc.args
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -856,6 +1098,35 @@ def print_report(results, opts):
         w(f"Idle ({IDLE_SLAVES} slaves, master STATS every 10 s): "
           f"{idle['cpu']:.3f} CPU s in {idle['seconds']:.1f} s = "
           f"{idle['percent']:.3f}% of one core, {idle['draws']} draws")
+        w("")
+    startup = results.get("startup")
+    if startup and "error" in startup:
+        w(f"Start-up: failed: {startup['error']}")
+        w("")
+    elif startup:
+        st = startup
+        ph = st["probe"]
+        ranges = st["probe_ranges"]
+        statuses = st["exit_statuses"]
+        w(f"Start-up (piw-monitor started -> its screen counts all "
+          f"{st['slaves']} slaves, {st['frames']} frames replayed; best of "
+          f"{st['runs']} runs, [range])")
+        w(f"  {'piw-monitor command':<20} {st['total_s']:.3f} s "
+          f"{fmt_range(st['total_range'])}  {STARTUP_NEEDLE.decode()!r} on "
+          f"screen (HELLO answered at {st['hello_s']:.3f} s); exit status "
+          + ("0 after q" if set(statuses) == {0} else
+             "after q: " + ", ".join(str(x) for x in statuses)))
+        w(f"  {'instrumented run':<20} {ph['total_s']:.3f} s "
+          f"{fmt_range(ranges['total_s'])}  end to end, the benchmark's own "
+          f"imports ({ph['bench_imports_s']:.3f} s) left out")
+        for key, name, what in STARTUP_PHASES:
+            w(f"    {name:<18} {ph[key]:.3f} s {fmt_range(ranges[key])}  {what}")
+        overlap = ph["hello_before_draw_s"]
+        w(f"  (the HELLO was answered {abs(overlap):.3f} s "
+          + ("before the first draw: link and replay overlap by that much"
+             if overlap >= 0 else "after the first draw: a wait between "
+             "link and replay")
+          + f"; {ph['modules']} modules loaded)")
         w("")
 
     w("Targets")
@@ -925,6 +1196,18 @@ def print_report(results, opts):
         rows.append((f"idle CPU <= 0.5% of a core over {idle['seconds']:.0f} s "
                      f"({IDLE_SLAVES} slaves, master STATS)",
                      f"{idle['percent']:.3f}%", idle["percent"] <= 0.5))
+    if startup and "error" in startup:
+        rows.append(("start-up: all slaves shown, q exits 0", "failed", False))
+    elif startup:
+        rows.append((f"start-up to all {startup['slaves']} slaves on screen "
+                     "(no target)",
+                     f"{startup['total_s']:.3f} s "
+                     f"{fmt_range(startup['total_range'])}", None))
+        ok = set(startup["exit_statuses"]) == {0} and startup["probe_complete"]
+        rows.append(("start-up: all slaves shown, q exits 0",
+                     f"{startup['runs']} + {startup['runs']} runs, exit "
+                     "statuses " + ", ".join(str(x) for x in
+                                             startup["exit_statuses"]), ok))
     width = max(len(r[0]) for r in rows) if rows else 10
     for name, value, ok in rows:
         w(f"  {'    ' if ok is None else verdict(ok)}  {name:<{width}}  {value}")
@@ -979,6 +1262,20 @@ def drive(opts):
             raw["idle"] = {"monitor": mon}
             results["idle"] = idle_row(mon, opts.idle_seconds)
             print(f"  idle: {results['idle']['percent']:.3f}%", flush=True)
+    if "startup" in cases:
+        # the command and the probe take turns, like the replay's sizes
+        commands, probes = [], []
+        try:
+            for _ in range(opts.startup_runs):
+                commands.append(run_startup(opts, probed=False))
+                probes.append(run_startup(opts, probed=True))
+        except CaseFailed as exc:
+            results["startup"] = failed(exc)
+        else:
+            raw["startup"] = {"command": commands, "probe": probes}
+            results["startup"] = startup_row(commands, probes)
+            print(f"  startup: {results['startup']['total_s']:.3f} s",
+                  flush=True)
     print()
     print_report(results, opts)
     if opts.json:
@@ -994,12 +1291,14 @@ def drive(opts):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="replay,stream,idle",
-                        help="comma-separated cases: replay, stream, idle")
+    parser.add_argument("--only", default=",".join(CASES),
+                        help="comma-separated cases: " + ", ".join(CASES))
     parser.add_argument("--sizes", default="10,100,1000,5000",
                         help="slave counts of the replay case")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run each replay this many times, keep the best")
+    parser.add_argument("--repeat", type=int,
+                        help="run each replay (default 1) and each start-up "
+                             "measurement (default 3) this many times, keep "
+                             "the best")
     parser.add_argument("--stream-seconds", type=float, default=10.0)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true",
@@ -1024,6 +1323,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--pty-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--hold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--t-spawn", type=float, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.role == "publisher":
         return role_publisher(opts)
@@ -1031,6 +1331,16 @@ def main(argv=None):
         return role_monitor(opts)
     if opts.role == "floor":
         return role_floor(opts)
+    if opts.role == "startup":
+        return role_startup(opts)
+    unknown = set(opts.only.split(",")) - set(CASES)
+    if unknown:
+        parser.error(f"--only: no such case: {', '.join(sorted(unknown))} "
+                     f"(choose from {', '.join(CASES)})")
+    if opts.repeat is not None and opts.repeat < 1:
+        parser.error("--repeat: at least 1")
+    opts.startup_runs = opts.repeat or 3
+    opts.repeat = opts.repeat or 1
     opts.sizes = [int(s) for s in opts.sizes.split(",")]
     if opts.quick:
         opts.idle_seconds = min(opts.idle_seconds, 20.0)
