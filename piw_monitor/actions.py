@@ -135,6 +135,19 @@ class Actions:
         """True when this console may not send anything."""
         return self._link is None
 
+    def unable(self, what):
+        """
+        None when the action named *what* could be sent now; else the
+        :class:`Outcome` saying why not (read-only, or no connection to the
+        master), for the console to show before it asks any question.
+        """
+        if self._link is None:
+            return Outcome(False, f"{what}: not sent ({self._read_only_reason}).")
+        if not getattr(self._link, "connected", True):
+            return Outcome(False, f"{what}: not sent; the master is not "
+                                  "connected, so nothing can reach it.")
+        return None
+
     def refused(self, question, farm, what):
         """
         None when *question* (a :class:`Question`) still holds on *farm*;

@@ -364,6 +364,8 @@ class DemoMaster:
         self._live = {}                     # slave id -> _Slave
         self._next_id = 1
         self._paused = False
+        # a replay asked for while paused owes its slaves' part
+        self._replay_deferred = False
         self._init_master_state()
 
     # ------------------------------------------------------------ public API
@@ -758,7 +760,12 @@ class DemoMaster:
         if self._fell_silent(slave):
             return
         now = self._touch(slave)
-        self._report(slave, now)
+        if self._paused:
+            # a real master publishes nothing of a building slave while it
+            # is paused (replays-by-other-monitors.jsonl, phase 4)
+            slave.stats.append(slave.health(now))
+        else:
+            self._report(slave, now)
         if slave.skip:
             self._abandon(slave, now)
         else:
@@ -866,9 +873,33 @@ class DemoMaster:
             self._pypi_mono = time.monotonic()
         for slave in self._live.values():
             slave.kill = slave.skip = False
+        if self._replay_deferred:
+            self._replay_deferred = False
+            for event in self._slave_entries():
+                self._publish(event)
 
     def _replay(self):
-        """Everything the master knows, for a monitor that just attached."""
+        """
+        Everything the master knows, for a monitor that just attached. A
+        paused master sends its own HELLO and STATS history only, and the
+        slaves' part once it resumes (replays-by-other-monitors.jsonl,
+        phases 5 and 6).
+        """
+        self._publish(self._hello)
+        if self._paused:
+            self._replay_deferred = True
+            for event in self._stats_history:
+                self._publish(event)
+            return
+        # the master's history and the slaves' entries come interleaved
+        for pair in itertools.zip_longest(self._stats_history,
+                                          self._slave_entries()):
+            for event in pair:
+                if event is not None:
+                    self._publish(event)
+
+    def _slave_entries(self):
+        """The slaves' part of a replay: HELLO, STATS history, last reply."""
         entries = []
         for slave_id in sorted(self._live):
             slave = self._live[slave_id]
@@ -878,12 +909,7 @@ class DemoMaster:
                            for s in slave.stats)
             if slave.last is not None:
                 entries.append(dataclasses.replace(slave.last, timestamp=seen))
-        self._publish(self._hello)
-        # the master's history and the slaves' entries come interleaved
-        for pair in itertools.zip_longest(self._stats_history, entries):
-            for event in pair:
-                if event is not None:
-                    self._publish(event)
+        return entries
 
 
 # ---------------------------------------------------------------- command line

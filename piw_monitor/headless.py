@@ -32,7 +32,7 @@ import time
 from collections import deque
 
 from .model import Farm
-from .protocol import MasterHello
+from .protocol import MasterHello, MasterStats
 
 __all__ = [
     "snapshot", "master_json", "slave_json", "run_once", "run_stream",
@@ -72,6 +72,8 @@ def master_json(farm, now, address=None):
         "started": _iso(m.started),
         "last_seen": _iso(m.last_seen),
         "paused": m.paused,
+        "up_time": _seconds(m.up_time(now)),
+        "clock_skew": _seconds(m.skew),
         "os": f"{m.os_name} {m.os_version}".strip() or None,
         "stats": None,
     }
@@ -88,8 +90,9 @@ def master_json(farm, now, address=None):
             "downloads_last_hour": stats.downloads_last_hour,
             "downloads_last_month": stats.downloads_last_month,
             "downloads_all": stats.downloads_all,
-            "disk_size": stats.disk_size,
-            "disk_free": stats.disk_free,
+            # a master reports zeros before it has measured its disk
+            "disk_size": stats.disk_size if m.disk_known() else None,
+            "disk_free": stats.disk_free if m.disk_known() else None,
             "mem_size": stats.mem_size,
             "mem_free": stats.mem_free,
             "swap_size": stats.swap_size,
@@ -116,7 +119,11 @@ def slave_json(slave, now):
         "first_seen": _iso(slave.first_seen),
         "last_seen": _iso(slave.last_seen),
         "up_time": _seconds(slave.up_time(now)),
-        "task_time": _seconds(slave.task_time(now)),
+        # a task learnt from a replay began at an unknown time: its time is
+        # not known, only a lower bound
+        "task_time": _seconds(slave.task_time(now))
+        if slave.task_exact else None,
+        "task_time_at_least": _seconds(slave.task_time(now)),
         "busy_timeout": _seconds(slave.busy_timeout),
         "build_timeout": _seconds(slave.build_timeout),
         "stopping": slave.stopping,
@@ -147,6 +154,8 @@ class _Feeder:
         self.hello_at = None
         #: (monotonic, frames) of each batch applied since that HELLO
         self.recent = deque()
+        #: a master STATS came after the replay (the master is not quiet)
+        self.live_stats = False
 
     def pump(self, timeout):
         """Wait up to *timeout* seconds for frames; apply them."""
@@ -165,10 +174,14 @@ class _Feeder:
             mono = time.monotonic()
             if after_hello is not None:
                 self.hello_at = mono
+                self.live_stats = False
                 self.recent.clear()
                 self.recent.append((mono, after_hello))
             elif self.hello_at is not None:
                 self.recent.append((mono, len(events)))
+                if mono - self.hello_at > REPLAY_QUIET and any(
+                        isinstance(e, MasterStats) for e in events):
+                    self.live_stats = True
         return events
 
     def tick(self):
@@ -189,17 +202,44 @@ class _Feeder:
 
 
 def _wait_for_replay(feeder, timeout):
+    """
+    Pump until the master's replay is complete: True, or False at the
+    *timeout* (seconds). A replay without slaves may be a paused master's,
+    which sends its slaves only once it resumes: then it also waits (up to
+    the timeout) for the master's next STATS, and without one the farm is
+    judged *quiet* (see :func:`judge`).
+    """
     deadline = time.monotonic() + timeout
     next_tick = time.monotonic() + 1
-    while not feeder.replay_done():
-        now = time.monotonic()
-        if now >= deadline:
-            return False
-        if now >= next_tick:
-            feeder.tick()
-            next_tick = now + 1
-        feeder.pump(min(0.1, deadline - now))
+
+    def until(done):
+        nonlocal next_tick
+        while not done():
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if now >= next_tick:
+                feeder.tick()
+                next_tick = now + 1
+            feeder.pump(min(0.1, deadline - now))
+        return True
+
+    if not until(feeder.replay_done):
+        return False
+    m = feeder.farm.master
+    if not feeder.farm.slaves and not m.paused:
+        until(lambda: feeder.live_stats)
     return True
+
+
+def quiet_master(feeder):
+    """
+    True when the master replayed no slaves and sent nothing since: paused
+    (a paused master holds its slaves' part of the replay back) or stuck.
+    """
+    m = feeder.farm.master
+    return (feeder.hello_at is not None and not feeder.farm.slaves
+            and not m.paused and not feeder.live_stats)
 
 
 def _reader_gone(out):
@@ -335,14 +375,15 @@ def _stream(link, clock, timeout, out, stop):
 
 
 def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
-          crit_disk=10.0, heard=True):
+          crit_disk=10.0, heard=True, quiet=False):
     """
     The probe's verdict on *farm* at *now*: (status, summary, performance
     data). *heard* says whether the master's replay was complete; when it
     was not, nothing is known of the farm and the verdict is CRITICAL.
     WARNING and CRITICAL come from *warn_silent* and *crit_silent* silent
     slaves or more, and when the master's free disk is at most *warn_disk*
-    or *crit_disk* percent.
+    or *crit_disk* percent. *quiet* (see :func:`quiet_master`) is a
+    WARNING: the master replayed no slave and sent nothing since.
 
     The performance data's thresholds use the monitoring plugins' range
     notation, so that they mean exactly what the options mean: ``silent``
@@ -370,6 +411,12 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     elif state == "paused":
         status = max(status, WARNING)
         reasons.append("master paused")
+    elif quiet or state == "quiet":
+        status = max(status, WARNING)
+        since = m.stats.timestamp.strftime("%H:%M:%S") \
+            if m.stats is not None else "its HELLO"
+        reasons.append(f"master quiet since {since} (paused? its slaves "
+                       "are listed when it resumes)")
     if silent >= crit_silent:
         status = CRITICAL
         reasons.append(f"{silent} silent slaves")
@@ -378,7 +425,7 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
         reasons.append(f"{silent} silent slave{'s' if silent != 1 else ''}")
     stats = m.stats
     disk = ""
-    if stats is not None and stats.disk_size:
+    if stats is not None and m.disk_known():
         pct = 100.0 * stats.disk_free / stats.disk_size
         perf.append(f"disk_free={pct:.2f}%;@{warn_disk:g};@{crit_disk:g};0;100")
         disk = f", disk free {pct:.0f}%"
@@ -389,7 +436,9 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
             status = max(status, WARNING)
             reasons.append(f"disk free {pct:.1f}%")
     label = m.label or "master"
-    summary = (f"{label} {'paused' if m.paused else 'running'}, "
+    word = "paused" if m.paused else "quiet" if quiet or state == "quiet" \
+        else "running"
+    summary = (f"{label} {word}, "
                f"{slaves} slave{'s' if slaves != 1 else ''} "
                f"({silent} silent){disk}")
     if reasons:
@@ -406,7 +455,8 @@ def run_check(link, clock, timeout, out=sys.stdout, **thresholds):
         feeder = _Feeder(link, clock)
         heard = _wait_for_replay(feeder, timeout)
         status, summary, perf = judge(
-            feeder.farm, clock(), heard=heard, **thresholds)
+            feeder.farm, clock(), heard=heard,
+            quiet=heard and quiet_master(feeder), **thresholds)
         if not heard and feeder.hello_at is not None:
             status, summary = UNKNOWN, "replay from the master incomplete"
         elif not heard and feeder.farm.master.known:

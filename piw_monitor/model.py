@@ -9,6 +9,32 @@ slaves there are (a new slave is put in its place in the sorted rows by a
 binary search), and asking for the rows costs nothing: a refresh during a
 replay of thousands of slaves never sorts them.
 
+The truth about the farm is decided here, once:
+
+* **Time.** Every duration (up time, time in a task, silence) and every
+  late or silent verdict is judged on the *master's* clock, which the model
+  estimates from the master's own timestamps (:class:`MasterClock`): a
+  master whose clock is minutes behind or days ahead of the monitor's shows
+  the same screen as one in step. When the master has gone, time stops at
+  the moment it was last heard.
+* **Replays.** Any monitor's HELLO (a ``--check`` probe's included) makes
+  the master replay its whole state to every monitor. A replay only adds
+  what was not known: a slave already known (same id, same first-seen time)
+  keeps its task and its start, its history, its statistics and its state;
+  older replayed entries never replace newer ones; and whether the master
+  is paused is never inferred from replayed replies. Only a replay the
+  monitor asked for on a new connection rebuilds the list (slaves that are
+  not in it have gone), and even then a slave that comes back unchanged
+  keeps what was known of it.
+* **Unknowns.** A slave first met in a replay has a task whose start the
+  master does not say: its task time is a lower bound
+  (:attr:`Slave.task_exact` is False). Statistics that a master reports as
+  zero before it measured them (its first STATS) are not known
+  (:meth:`Master.disk_known`).
+* **Pauses.** While the master is paused, or says nothing at all (a paused
+  master stops its STATS and the slaves' pings), a slave's silence is not
+  counted against it.
+
 A screen asks it for :meth:`Farm.rows` (slaves in a stable order),
 :meth:`Slave.state` (idle, building, sending, cleaning, late, silent,
 terminating), :meth:`Farm.counts`, and :meth:`Farm.take_changes` (what changed
@@ -26,8 +52,9 @@ from dataclasses import dataclass, field
 from . import protocol as p
 
 __all__ = [
-    "Farm", "Master", "Slave", "Changes", "STATES", "MASTER_STATES",
-    "STATS_PERIOD", "MASTER_SILENCE", "TERMINATED_LINGER",
+    "Farm", "Master", "MasterClock", "Slave", "Changes", "STATES",
+    "MASTER_STATES", "STATS_PERIOD", "MASTER_SILENCE", "MASTER_QUIET",
+    "TERMINATED_LINGER", "MAX_SLAVES",
 ]
 
 #: A slave's states, in the order a screen would list them.
@@ -37,10 +64,16 @@ STATES = (
 )
 
 #: The master's states.
-MASTER_STATES = ("waiting", "connected", "paused", "silent", "lost")
+MASTER_STATES = ("waiting", "connected", "paused", "quiet", "silent", "lost")
 
 #: How often a running master sends STATS (its only heartbeat).
 STATS_PERIOD = dt.timedelta(seconds=10)
+
+#: A master that has said nothing for this long is *quiet*: one STATS
+#: report missed, and a margin. A paused master is quiet (it stops its STATS
+#: and the building slaves' pings); so is a hung one. Slaves are not blamed
+#: for the time the master is quiet or paused.
+MASTER_QUIET = STATS_PERIOD + dt.timedelta(seconds=5)
 
 #: A running master that has said nothing for this long is presumed silent:
 #: three missed STATS reports and a margin for a busy master.
@@ -63,6 +96,14 @@ SLAVE_HISTORY = 10
 #: How many messages the farm-wide event log keeps.
 LOG_SIZE = 5000
 
+#: The most slaves the model keeps. piwheels' own farm has a few dozen; a
+#: master reporting more than this is broken or hostile (90,000 slave ids
+#: once cost 262 MB). Past it, new slaves are not listed, the screen and the
+#: log say so, and :meth:`Farm.take_resync` asks for a fresh replay.
+MAX_SLAVES = 10_000
+
+_ZERO = dt.timedelta(0)
+
 
 @dataclass(slots=True)
 class Changes:
@@ -78,6 +119,136 @@ class Changes:
         return self.master or self.order or bool(self.slaves)
 
 
+class MasterClock:
+    """
+    The master's clock, as the monitor estimates it, and the time that does
+    not count against the slaves.
+
+    *Skew* is the master's clock minus the monitor's (a timedelta). Every
+    master timestamp ``ts`` received at monitor time ``now`` says ``skew >=
+    ts - now`` (a frame cannot be read before it was written), so the
+    estimate is the largest such difference; it is kept per
+    :attr:`BUCKET` of the monitor's time for the last :attr:`BUCKETS`
+    buckets, so that it follows a master whose clock is set back, and a
+    bucket that stands out by more than :attr:`TOLERANCE` over all the
+    others is ignored until another agrees with it, so that one mistaken
+    timestamp cannot move every timer.
+
+    *Excused* time is time, in seconds, during which the master was paused
+    or quiet (see :data:`MASTER_QUIET`): a slave's silence leaves it out.
+    """
+
+    BUCKET = dt.timedelta(seconds=10)
+    BUCKETS = 7
+    TOLERANCE = dt.timedelta(seconds=2)
+
+    __slots__ = (
+        "master", "skew", "_buckets", "_bucket_start", "_bucket_max",
+        "_excused", "_excuse_start", "_cache",
+    )
+
+    def __init__(self, master):
+        #: the :class:`Master` whose clock this is
+        self.master = master
+        #: the estimated skew (master minus monitor), None before any sample
+        self.skew = None
+        self._buckets = deque(maxlen=self.BUCKETS)
+        self._bucket_start = None
+        self._bucket_max = None
+        # excused time closed so far (a timedelta), and when (monitor time)
+        # the current pause began, if the master is paused
+        self._excused = _ZERO
+        self._excuse_start = None
+        # (now, master time, excused) for the last *now* asked about: a
+        # refresh asks once per slave with the same *now*
+        self._cache = (None, None, None)
+
+    # ------------------------------------------------------------ samples
+
+    def observe(self, timestamp, now):
+        """A master *timestamp* (aware datetime) was read at monitor *now*."""
+        delta = timestamp - now
+        start = self._bucket_start
+        if start is None or now - start >= self.BUCKET:
+            if self._bucket_max is not None:
+                self._buckets.append(self._bucket_max)
+            self._bucket_start = now
+            self._bucket_max = delta
+        elif delta > self._bucket_max:
+            self._bucket_max = delta
+        else:
+            return
+        self._estimate()
+
+    def _estimate(self):
+        values = sorted((*self._buckets, self._bucket_max), reverse=True)
+        if len(values) >= 2 and values[0] - values[1] > self.TOLERANCE:
+            self.skew = values[1]
+        else:
+            self.skew = values[0]
+        self._cache = (None, None, None)
+
+    # ------------------------------------------------------------ pauses
+
+    def pause_began(self, now):
+        """The master was paused at monitor time *now*."""
+        if self._excuse_start is None:
+            last = self.master.last_seen
+            # quiet already: the excuse runs from when it was last heard
+            if last is not None and now - last > MASTER_QUIET:
+                now = last
+            self._excuse_start = now
+            self._cache = (None, None, None)
+
+    def pause_ended(self, now):
+        """The master is running again, as known at monitor time *now*."""
+        if self._excuse_start is not None:
+            self._excused += max(now - self._excuse_start, _ZERO)
+            self._excuse_start = None
+            self._cache = (None, None, None)
+
+    def heard(self, last, now):
+        """
+        The master was heard at *now* after *last* (monitor times): a gap
+        longer than :data:`MASTER_QUIET` outside a pause is excused.
+        """
+        if last is not None and self._excuse_start is None and \
+                now - last > MASTER_QUIET:
+            self._excused += now - last
+            self._cache = (None, None, None)
+
+    # ------------------------------------------------------------ reading
+
+    def at(self, now):
+        """
+        ``(master_time, excused)`` at monitor time *now*: the master's
+        clock (an aware datetime) and the excused time so far (a
+        timedelta). When the connection to the master is lost, both stop
+        at the moment it was last heard.
+        """
+        cache = self._cache
+        if cache[0] is now:
+            return cache[1], cache[2]
+        master = self.master
+        when = now
+        if not master.connected and master.lost_at is not None and \
+                master.last_seen is not None:
+            when = min(now, master.last_seen)
+        excused = self._excused
+        if self._excuse_start is not None:
+            excused += max(when - self._excuse_start, _ZERO)
+        elif master.last_seen is not None and \
+                when - master.last_seen > MASTER_QUIET:
+            excused += when - master.last_seen
+        mtime = when + (self.skew or _ZERO)
+        self._cache = (now, mtime, excused)
+        return mtime, excused
+
+    def master_time(self, now):
+        """The master's clock at monitor time *now* (see :meth:`at`)."""
+        return self.at(now)[0]
+
+
 class Master:
     """What the monitor knows about the master."""
 
@@ -85,7 +256,8 @@ class Master:
         "label", "started", "os_name", "os_version", "board_revision",
         "board_serial", "first_seen", "last_seen", "stats", "paused",
         "paused_since", "connected", "lost_at", "broken_replays",
-        "replay_in", "replays", "link_ups", "hello_link_up",
+        "replay_in", "replays", "link_ups", "hello_link_up", "clock",
+        "hello_at", "replayed_slaves", "stats_history",
     )
 
     def __init__(self):
@@ -99,10 +271,12 @@ class Master:
         #: (the monitor's clock)
         self.first_seen = None
         self.last_seen = None
-        #: the latest :class:`~piw_monitor.protocol.MasterStats`
+        #: the latest :class:`~piw_monitor.protocol.MasterStats`, by arrival
         self.stats = None
-        #: the master is known to be paused
+        #: the master is known to be paused (from a command we sent, or a
+        #: live SLEEP that said so; never from a replay)
         self.paused = False
+        #: since when (the monitor's clock)
         self.paused_since = None
         #: the link's view: a connection to the master is up
         self.connected = False
@@ -122,6 +296,16 @@ class Master:
         #: previous connection's)
         self.link_ups = 0
         self.hello_link_up = 0
+        #: the master's clock as estimated from its frames
+        self.clock = MasterClock(self)
+        #: when (the monitor's clock) the last master HELLO came: the STATS
+        #: that follow it are its history
+        self.hello_at = None
+        #: slaves in the replay that followed the last master HELLO (a
+        #: paused master sends them only once it resumes)
+        self.replayed_slaves = 0
+        #: its recent STATS, oldest first (bounded)
+        self.stats_history = deque(maxlen=100)
 
     @property
     def run_known(self):
@@ -136,23 +320,50 @@ class Master:
         """The master has said something."""
         return self.last_seen is not None
 
+    @property
+    def skew(self):
+        """The master's clock minus the monitor's (timedelta), or None."""
+        return self.clock.skew
+
+    def disk_known(self):
+        """
+        True when the latest STATS has measured the master's disk: a master
+        reports zeros before its first measurement (recording 1, t=2.84).
+        """
+        return self.stats is not None and self.stats.disk_size > 0
+
+    def pending_known(self):
+        """
+        True when the latest STATS has counted the pending builds: the
+        first STATS of a new master carries an empty map (recording 1).
+        """
+        return self.stats is not None and bool(self.stats.builds_pending)
+
+    def up_time(self, now):
+        """How long the master has run, on its own clock; None if unknown."""
+        if self.started is None:
+            return None
+        return max(self.clock.master_time(now) - self.started, _ZERO)
+
     def state(self, now):
         """
         One of :data:`MASTER_STATES`: *waiting* (never heard from), *connected*
         (heard recently), *paused* (known paused: it sends no STATS then),
-        *silent* (running but quiet for longer than :data:`MASTER_SILENCE`),
-        *lost* (the connection went away).
+        *quiet* (nothing for longer than :data:`MASTER_QUIET`: paused by
+        someone else, or busy), *silent* (nothing for longer than
+        :data:`MASTER_SILENCE`), *lost* (the connection went away).
         """
-        if self.last_seen is None and not self.connected:
-            return "lost" if self.lost_at is not None else "waiting"
         if not self.connected and self.lost_at is not None:
             return "lost"
         if self.paused:
             return "paused"
         if self.last_seen is None:
             return "waiting"
-        if now - self.last_seen > MASTER_SILENCE:
+        quiet = now - self.last_seen
+        if quiet > MASTER_SILENCE:
             return "silent"
+        if quiet > MASTER_QUIET:
+            return "quiet"
         return "connected"
 
 
@@ -163,13 +374,16 @@ class Slave:
         "slave_id", "label", "abi", "py_version", "platform", "os_name",
         "os_version", "board_revision", "board_serial", "build_timeout",
         "busy_timeout", "first_seen", "last_seen", "task", "task_since",
-        "package", "version", "filename", "build_started", "paused", "stats",
-        "stopping", "terminated_at", "expired", "history", "index_url",
-        "row_key", "_late_after", "_silent_after",
+        "task_exact", "package", "version", "filename", "build_started",
+        "paused", "stats", "stopping", "terminated_at", "expired", "history",
+        "index_url", "row_key", "replaying", "clock", "_excused_mark",
+        "_late_after", "_silent_after",
     )
 
-    def __init__(self, slave_id):
+    def __init__(self, slave_id, clock=None):
         self.slave_id = slave_id
+        #: the :class:`MasterClock` its times are judged on
+        self.clock = clock if clock is not None else MasterClock(Master())
         self.label = ""
         self.abi = ""
         self.py_version = ""
@@ -188,17 +402,21 @@ class Slave:
         #: (the master's clock)
         self.first_seen = None
         self.last_seen = None
+        # the excused time (MasterClock.at) when last_seen was last moved
+        self._excused_mark = _ZERO
         #: what it is doing: idle, building, sending, cleaning or terminating
         self.task = "idle"
-        #: when that task began (the master's clock)
+        #: when that task began (the master's clock); when *task_exact* is
+        #: False it began at or before then (a task learnt from a replay)
         self.task_since = None
+        self.task_exact = True
         self.package = ""
         self.version = ""
         self.filename = ""
         self.build_started = None
         #: the master told it to sleep because the master is paused
         self.paused = False
-        #: its latest :class:`~piw_monitor.protocol.SlaveStats`
+        #: its latest :class:`~piw_monitor.protocol.SlaveStats`, by arrival
         self.stats = None
         #: a KILL was sent for it: it stops after its current task
         self.stopping = False
@@ -210,6 +428,14 @@ class Slave:
         self.history = deque(maxlen=SLAVE_HISTORY)
         #: its sort key when it was put in the farm's rows
         self.row_key = None
+        #: between its replayed HELLO and the replayed reply that ends its
+        #: part of a replay
+        self.replaying = False
+
+    @property
+    def identity(self):
+        """``(slave_id, first_seen, label)``: what tells one slave from another."""
+        return (self.slave_id, self.first_seen, self.label)
 
     @property
     def clock_skew(self):
@@ -237,24 +463,27 @@ class Slave:
         return (abi_order(self.abi), self.label, self.slave_id)
 
     def silence(self, now):
-        """How long since the master last heard from this slave."""
-        if self.last_seen is None:
-            return dt.timedelta(0)
-        return max(now - self.last_seen, dt.timedelta(0))
+        """
+        How long (a timedelta) the master has not heard from this slave at
+        monitor time *now*, on the master's clock, leaving out the time the
+        master itself was paused or quiet.
+        """
+        last = self.last_seen
+        if last is None:
+            return _ZERO
+        mtime, excused = self.clock.at(now)
+        return max(mtime - last - (excused - self._excused_mark), _ZERO)
 
     def state(self, now):
         """
-        One of :data:`STATES`. A slave silent for more than half its busy
-        timeout is *late*, past its busy timeout *silent*.
+        One of :data:`STATES`. A slave silent (see :meth:`silence`) for more
+        than half its busy timeout is *late*, past its busy timeout *silent*.
         """
         if self.task == "terminating":
             return "terminating"
-        # called for every slave on every refresh: one subtraction, and the
-        # thresholds worked out once, when the busy timeout came
-        last = self.last_seen
-        if last is None:
-            return self.task
-        quiet = now - last
+        # called for every slave on every refresh: the thresholds were
+        # worked out once, when the busy timeout came
+        quiet = self.silence(now)
         if quiet > self._late_after:
             return "silent" if quiet > self._silent_after else "late"
         return self.task
@@ -271,7 +500,8 @@ class Slave:
         elif task == "terminating":
             return "Terminated by the master (silent)" if self.expired \
                 else "Terminating"
-        elif self.paused:
+        elif self.paused and self.clock.master.paused:
+            # only while the master is paused: a resume ends it at once
             text = "Waiting for jobs (paused)"
         else:
             text = "Waiting for jobs"
@@ -281,16 +511,25 @@ class Slave:
         return text
 
     def up_time(self, now):
-        """How long since the master first saw the slave."""
+        """How long since the master first saw the slave (master's clock)."""
         if self.first_seen is None:
             return None
-        return max(now - self.first_seen, dt.timedelta(0))
+        return max(self.clock.master_time(now) - self.first_seen, _ZERO)
+
+    def build_time(self, now):
+        """How long its build has run (master's clock); None if unknown."""
+        if self.build_started is None:
+            return None
+        return max(self.clock.master_time(now) - self.build_started, _ZERO)
 
     def task_time(self, now):
-        """How long the slave has been at its current task."""
+        """
+        How long the slave has been at its current task (master's clock):
+        exactly when :attr:`task_exact`, else at least that long.
+        """
         if self.task_since is None:
             return None
-        return max(now - self.task_since, dt.timedelta(0))
+        return max(self.clock.master_time(now) - self.task_since, _ZERO)
 
 
 @functools.lru_cache(maxsize=256)  # a farm has a handful of ABIs
@@ -332,12 +571,16 @@ class Farm:
 
     def __init__(self):
         self.master = Master()
+        #: the master's clock, shared by every slave record
+        self.clock = self.master.clock
         #: slave id -> :class:`Slave`
         self.slaves = {}
         #: frames received and frames rejected
         self.frames = 0
         self.bad_frames = 0
         self.last_bad_reason = ""
+        #: slaves not listed because :data:`MAX_SLAVES` were listed already
+        self.slaves_refused = 0
         #: recent messages: (monitor time, slave id or None, text)
         self.log = deque(maxlen=LOG_SIZE)
         #: how many entries were ever added to the log
@@ -347,8 +590,17 @@ class Farm:
         self._keys = []
         self._changes = Changes(master=True, order=True)
         self._terminating = set()
-        # ids of slaves we sent KILL for, carried across a replay
-        self._stopping_carry = set()
+        # the next master HELLO answers a HELLO of ours on a new connection
+        # (or after a bound was hit): its replay is the whole picture
+        self._fresh = True
+        # slaves known before such a replay, by id: one replayed unchanged
+        # (same first-seen time) comes back with all that was known of it
+        self._previous = {}
+        # a fresh replay is wanted (see take_resync)
+        self._resync = ""
+        # the latest master timestamp in the current batch of events
+        self._batch_now = None
+        self._batch_max = None
         self._handlers = {
             p.MasterHello: self._master_hello,
             p.MasterStats: self._master_stats,
@@ -361,6 +613,8 @@ class Farm:
             p.SlaveSend: self._slave_send,
             p.SlaveDone: self._slave_done,
             p.SlaveDie: self._slave_die,
+        }
+        self._link_handlers = {
             p.BadFrame: self._bad_frame,
             p.LinkUp: self._link_up,
             p.LinkDown: self._link_down,
@@ -380,7 +634,7 @@ class Farm:
     def counts(self, now):
         """A mapping of each state in :data:`STATES` to how many slaves are in it."""
         result = dict.fromkeys(STATES, 0)
-        for slave in self.slaves.values():
+        for slave in self._rows:
             result[slave.state(now)] += 1
         return result
 
@@ -389,25 +643,48 @@ class Farm:
         changes, self._changes = self._changes, Changes()
         return changes
 
+    def take_resync(self):
+        """
+        Why a fresh replay should be asked for (a bound was hit), or ""; the
+        reason is given once. The caller asks the master (its link's HELLO).
+        """
+        reason, self._resync = self._resync, ""
+        if reason:
+            self._fresh = True
+        return reason
+
     # ------------------------------------------------------------ updates
 
     def apply(self, event, now):
         """Update the model from one *event* received at *now*."""
         handler = self._handlers.get(type(event))
         if handler is None:
-            raise TypeError(f"not an event: {event!r}")
-        if not isinstance(event, (p.BadFrame, p.LinkEvent)):
-            self.frames += 1
-            master = self.master
-            if master.first_seen is None:
+            handler = self._link_handlers.get(type(event))
+            if handler is None:
+                raise TypeError(f"not an event: {event!r}")
+            handler(event, now)
+            return
+        self.frames += 1
+        master = self.master
+        last = master.last_seen
+        # a batch of events comes with one *now*: compare it once
+        if last is not now:
+            if last is None:
                 master.first_seen = now
-            last = master.last_seen
-            # a batch of events comes with one *now*: compare it once
-            if last is not now:
-                if last is None or now - last > MASTER_SILENCE:
-                    # the header goes from waiting or silent to connected
-                    self._changes.master = True
-                master.last_seen = now
+                self._changes.master = True
+            elif now - last > MASTER_QUIET:
+                # the header goes from quiet or silent to connected
+                self._changes.master = True
+                self.clock.heard(last, now)
+            master.last_seen = now
+            self._batch_now = now
+            self._batch_max = None
+        # the master's clock: the latest of its timestamps in the batch
+        stamp = event.timestamp if type(event) is not p.MasterHello \
+            else event.started
+        if self._batch_max is None or stamp > self._batch_max:
+            self._batch_max = stamp
+            self.clock.observe(stamp, now)
         handler(event, now)
 
     def tick(self, now):
@@ -459,15 +736,27 @@ class Farm:
         self._terminating.discard(sid)
         self._changes.slaves.add(sid)
 
+    def _add(self, slave):
+        self.slaves[slave.slave_id] = slave
+        self._place(slave)
+
     def _slave(self, event, now):
-        """The record for *event*'s slave, created if unknown."""
+        """
+        The record for *event*'s slave, created if unknown; None when
+        :data:`MAX_SLAVES` are listed already.
+        """
         sid = event.slave_id
         slave = self.slaves.get(sid)
         if slave is None:
-            slave = self.slaves[sid] = Slave(sid)
+            if len(self.slaves) >= MAX_SLAVES:
+                self._refuse_slave(sid, now)
+                return None
+            slave = Slave(sid, self.clock)
             slave.first_seen = event.timestamp
             slave.task_since = event.timestamp
-            self._place(slave)
+            # met in the middle of something: when that began is unknown
+            slave.task_exact = False
+            self._add(slave)
         elif slave.task == "terminating" and not isinstance(
                 event, (p.SlaveDie, p.SlaveHello)):
             # news from a slave we saw die: it is back (ids are not reused by
@@ -478,30 +767,62 @@ class Farm:
             self._terminating.discard(sid)
         if slave.last_seen is None or event.timestamp > slave.last_seen:
             slave.last_seen = event.timestamp
+            slave._excused_mark = self.clock.at(now)[1]
         self._changes.slaves.add(sid)
         return slave
+
+    def _refuse_slave(self, sid, now):
+        self.slaves_refused += 1
+        if self.slaves_refused == 1:
+            self._changes.master = True
+            self._log(now, None, (
+                f"more than {MAX_SLAVES} slaves: slave {sid} and any other "
+                "new one are not listed; asking the master for a fresh "
+                "replay"))
+            self._resync = f"more than {MAX_SLAVES} slaves"
 
     def _log(self, now, sid, text):
         self.log.append((now, sid, text))
         self.logged += 1
 
     def _set_task(self, slave, task, event, now):
-        if slave.task != task:
+        """
+        Apply a reply that sets *slave*'s *task*. Returns False for a
+        replayed reply that says what was known already (nothing changes).
+        """
+        if slave.replaying:
+            # the reply that ends the slave's part of a replay: its
+            # timestamp is when the master last heard from the slave, not
+            # when the task began
+            slave.replaying = False
+            if slave.task == task and _same_task(slave, event):
+                return False
             slave.task = task
             slave.task_since = event.timestamp
+            slave.task_exact = False
+        elif slave.task != task:
+            slave.task = task
+            slave.task_since = event.timestamp
+            slave.task_exact = True
         text = _describe(event)
         slave.history.append((event.timestamp, text))
         self._log(now, slave.slave_id, text)
+        return True
 
     def _master_hello(self, ev, now):
         m = self.master
         # a different start time: the master was restarted, and the new one
         # knows nothing of the old one's KILLs, slave ids or clock
         same_run = m.started is None or ev.started == m.started
+        fresh = self._fresh or not same_run
+        self._fresh = False
         if not same_run:
             m.stats = None
+            m.stats_history.clear()
             # a new run starts unpaused, whatever the old one was
-            m.paused = False
+            if m.paused:
+                m.paused = False
+                self.clock.pause_ended(now)
             m.paused_since = None
         m.started = ev.started
         m.label = ev.label
@@ -511,27 +832,71 @@ class Farm:
         m.board_serial = ev.board_serial
         m.replays += 1
         m.hello_link_up = m.link_ups
+        m.hello_at = now
+        m.replayed_slaves = 0
         self._changes.master = True
-        # A master HELLO always opens a full replay of the live slaves:
-        # start the picture afresh, keeping what only we know (KILLs sent).
-        self._stopping_carry = {
-            sid for sid, s in self.slaves.items() if s.stopping and same_run}
-        for sid in list(self.slaves):
-            self._remove(sid)
-        self._log(now, None, f"master HELLO {ev.label}")
+        if fresh:
+            # the replay we asked for on a new connection is the whole
+            # picture: slaves not in it have gone. Those of the same run are
+            # kept aside, to come back with all that was known of them if
+            # the replay shows them unchanged.
+            self._previous = dict(self.slaves) if same_run else {}
+            for sid in list(self.slaves):
+                self._remove(sid)
+            for slave in self._previous.values():
+                slave.replaying = False
+        self._log(now, None, f"master HELLO {ev.label}" + (
+            "" if fresh else " (a replay another monitor asked for)"))
 
     def _master_stats(self, ev, now):
         m = self.master
-        if m.stats is None or ev.timestamp >= m.stats.timestamp:
-            m.stats = ev
-            if m.paused and (m.paused_since is None
-                             or ev.timestamp > m.paused_since):
-                # a paused master sends no STATS: it is running again
-                m.paused = False
+        # The STATS history follows a master HELLO at once (interleaved
+        # with the slaves' part of the replay); after that, STATS are taken
+        # by arrival, so that one dated in the future cannot hold the
+        # figures.
+        replaying = m.hello_at is not None and \
+            now - m.hello_at <= STATS_PERIOD
+        if replaying and m.stats is not None and \
+                ev.timestamp <= m.stats.timestamp:
+            return  # replayed history we have seen
+        m.stats = ev
+        m.stats_history.append(ev)
+        if m.paused and not replaying and self._after_pause(ev):
+            # a paused master sends no STATS: it is running again
+            self._resumed(now, "its STATS came again")
         self._changes.master = True
 
+    def _after_pause(self, event):
+        """True when *event* was sent after the master was paused."""
+        since = self.master.paused_since
+        return since is None or \
+            event.timestamp > since + (self.clock.skew or _ZERO)
+
     def _slave_hello(self, ev, now):
+        self.master.replayed_slaves += 1
+        sid = ev.slave_id
+        known = self.slaves.get(sid)
+        if known is None:
+            previous = self._previous.pop(sid, None)
+            if previous is not None and previous.first_seen == ev.timestamp \
+                    and previous.label == ev.label:
+                if len(self.slaves) < MAX_SLAVES:
+                    self._add(previous)
+                known = previous
+        if known is not None and known.first_seen == ev.timestamp and \
+                known.label == ev.label and known.task != "terminating":
+            # a replay of a slave we know: it changes nothing we know
+            slave = self._slave(ev, now)
+            slave.replaying = True
+            return
         slave = self._slave(ev, now)
+        if slave is None:
+            return
+        if slave.first_seen != ev.timestamp or slave.label != ev.label:
+            # another slave behind a known id: nothing of the old one holds
+            slave.history.clear()
+            slave.stats = None
+            slave.stopping = False
         slave.first_seen = ev.timestamp
         slave.build_timeout = ev.build_timeout
         slave.set_busy_timeout(ev.busy_timeout)
@@ -549,8 +914,10 @@ class Farm:
             self._terminating.discard(slave.slave_id)
         slave.task = "idle"
         slave.task_since = ev.timestamp
-        if slave.slave_id in self._stopping_carry:
-            slave.stopping = True
+        # a live HELLO is followed by ACK; a replayed one by its STATS and
+        # the last reply, which says what it is doing (since an unknown time)
+        slave.replaying = True
+        slave.task_exact = False
         if slave.sort_key() != slave.row_key:
             self._unplace(slave)
             self._place(slave)
@@ -560,63 +927,103 @@ class Farm:
 
     def _slave_stats(self, ev, now):
         slave = self._slave(ev, now)
-        if slave.stats is None or \
-                ev.stats_timestamp >= slave.stats.stats_timestamp:
-            slave.stats = ev
+        if slave is None:
+            return
+        # by arrival, so that one STATS dated in the future cannot hold the
+        # figures: only a replay's history, older than what is known, is
+        # passed over
+        if slave.replaying and slave.stats is not None and \
+                ev.stats_timestamp <= slave.stats.stats_timestamp:
+            return
+        slave.stats = ev
 
     def _slave_ack(self, ev, now):
         slave = self._slave(ev, now)
+        if slave is None:
+            return
         slave.index_url = ev.index_url
+        if slave.replaying:
+            # a live HELLO: it has been idle since then, exactly
+            slave.replaying = False
+            slave.task_exact = True
         slave.history.append((ev.timestamp, _describe(ev)))
+
+    def _live_reply(self, slave):
+        """True for a reply the master just sent (not a replayed one)."""
+        return not slave.replaying
 
     def _slave_sleep(self, ev, now):
         slave = self._slave(ev, now)
-        slave.paused = ev.paused
+        if slave is None:
+            return
+        live = self._live_reply(slave)
         self._set_task(slave, "idle", ev, now)
+        slave.paused = ev.paused
+        if not live:
+            return  # a replayed SLEEP says nothing of the master now
         m = self.master
         if ev.paused:
             if not m.paused:
                 m.paused = True
-                m.paused_since = ev.timestamp
+                m.paused_since = now
+                self.clock.pause_began(now)
                 self._changes.master = True
-        elif m.paused and (m.paused_since is None
-                           or ev.timestamp > m.paused_since):
-            m.paused = False
-            self._changes.master = True
+                self._log(now, None, "the master is paused (a live SLEEP "
+                          f"to slave {slave.slave_id} says so)")
+        elif m.paused and self._after_pause(ev):
+            self._resumed(now, f"a live SLEEP (no work) to slave "
+                               f"{slave.slave_id}")
+
+    def _resumed(self, now, why):
+        m = self.master
+        m.paused = False
+        self.clock.pause_ended(now)
+        self._changes.master = True
+        self._log(now, None, f"the master is running again ({why})")
 
     def _slave_build(self, ev, now):
         slave = self._slave(ev, now)
-        # only a slave that was told to sleep for the pause and is now given
-        # a build proves a resume: a replayed BUILD may predate the pause
-        resumed = slave.paused
+        if slave is None:
+            return
+        live = self._live_reply(slave)
+        if live or not (slave.task == "building" and _same_task(slave, ev)):
+            slave.package = ev.package
+            slave.version = ev.version
+        if live:
+            slave.build_started = ev.timestamp
+            slave.task = "idle"  # a new build always starts a new task
+        if self._set_task(slave, "building", ev, now) and not live:
+            slave.build_started = None
         slave.paused = False
-        slave.package = ev.package
-        slave.version = ev.version
-        slave.build_started = ev.timestamp
-        slave.task = "idle"  # a new build always starts a new task
-        self._set_task(slave, "building", ev, now)
-        m = self.master
-        if resumed and m.paused and (m.paused_since is None
-                                     or ev.timestamp > m.paused_since):
-            m.paused = False
-            self._changes.master = True
+        if live and self.master.paused and self._after_pause(ev):
+            # a live build proves the master hands out work again
+            self._resumed(now, f"a build for slave {slave.slave_id}")
 
     def _slave_cont(self, ev, now):
         slave = self._slave(ev, now)
-        if slave.task == "idle":
+        if slave is None:
+            return
+        if slave.task == "idle" or slave.replaying:
             self._set_task(slave, "building", ev, now)
 
     def _slave_send(self, ev, now):
         slave = self._slave(ev, now)
-        slave.filename = ev.filename
-        self._set_task(slave, "sending", ev, now)
+        if slave is None:
+            return
+        if self._set_task(slave, "sending", ev, now):
+            slave.filename = ev.filename
 
     def _slave_done(self, ev, now):
         slave = self._slave(ev, now)
+        if slave is None:
+            return
         self._set_task(slave, "cleaning", ev, now)
 
     def _slave_die(self, ev, now):
         slave = self._slave(ev, now)
+        if slave is None:
+            return
+        slave.replaying = False
         if slave.task != "terminating":
             slave.terminated_at = now
             slave.expired = ev.expired
@@ -636,6 +1043,8 @@ class Farm:
         m.lost_at = None
         m.replay_in = ev.replay_in
         m.link_ups += 1
+        # our HELLO on this connection will bring the whole picture
+        self._fresh = True
         self._changes.master = True
         self._log(now, None, "connected to the master" + (
             f"; asking for its replay in {ev.replay_in:.0f} s"
@@ -647,6 +1056,9 @@ class Farm:
         m.lost_at = now
         m.broken_replays = ev.broken_replays
         self._changes.master = True
+        # every row shows its figures as they were when the master was last
+        # heard
+        self._changes.order = True
         why = [ev.reason] if ev.reason else []
         if ev.broken_replays:
             why.append(f"{ev.broken_replays} replays in a row broke it")
@@ -656,19 +1068,21 @@ class Farm:
     def _command_sent(self, ev, now):
         m = self.master
         if ev.message == "SLEEP" and ev.data is None:
-            m.paused = True
-            m.paused_since = now
+            if not m.paused:
+                m.paused = True
+                m.paused_since = now
+                self.clock.pause_began(now)
             self._changes.master = True
         elif ev.message == "WAKE" and ev.data is None:
-            m.paused = False
+            if m.paused:
+                m.paused = False
+                self.clock.pause_ended(now)
             self._changes.master = True
             # WAKE also cancels a pending KILL (for every slave with None)
             for sid in self.slaves:
                 self._cancel_kill(sid)
-            self._stopping_carry.clear()
         elif ev.message == "WAKE":
             self._cancel_kill(ev.data)
-            self._stopping_carry.discard(ev.data)
         elif ev.message == "KILL":
             if ev.data is None:
                 for sid in self.slaves:
@@ -679,3 +1093,13 @@ class Farm:
                   f"sent {ev.message}"
                   + ("" if ev.data is p.NO_DATA else
                      " to all" if ev.data is None else f" to {ev.data}"))
+
+
+def _same_task(slave, event):
+    """True when a replayed reply *event* says what *slave* was doing."""
+    if isinstance(event, p.SlaveBuild):
+        return (slave.package, slave.version) == (event.package,
+                                                  event.version)
+    if isinstance(event, p.SlaveSend):
+        return slave.filename == event.filename
+    return True

@@ -133,6 +133,18 @@ def hello(sid, seconds=0, abi="cp311", label=None, busy=300):
         "unknown", "unknown")
 
 
+def joined(sid, seconds=0, **kwargs):
+    """A slave joining live: its HELLO, then the ACK that always follows."""
+    return (hello(sid, seconds, **kwargs),
+            p.SlaveAck(sid, at(seconds), sid, "http://127.0.0.1/simple"))
+
+
+def talking(farm, start, end, step=10):
+    """The master sends its STATS every *step* seconds from *start* to *end*."""
+    for t in range(start, end + 1, step):
+        farm.apply(master_stats(t), at(t))
+
+
 def stats(sid, seconds):
     return p.SlaveStats(sid, at(seconds), at(seconds), 10, 5, 10, 5, 0, 0,
                         0.5, 40.0)
@@ -229,9 +241,12 @@ def test_phase_5b_replay_both_slaves_idle_and_paused():
     s = Scenario()
     replay = find("HELLO", start=find("SLAVE"))
     assert phase(replay) == "phase 5b"
+    s.to(replay - 1)
+    before = {sl.slave_id: (sl.task, sl.task_since, list(sl.history), sl.stats)
+              for sl in s.farm.rows()}
     farm = s.to(replay)
-    # the replay starts the picture afresh
-    assert farm.rows() == []
+    # another HELLO's replay changes nothing that was known
+    assert s.ids() == [1, 2]
     end = max(i for i, r in enumerate(STATUS) if r["t"] < 76)
     farm = s.to(end)
     assert farm.master.replays == 2
@@ -259,6 +274,9 @@ def test_phase_5b_replay_both_slaves_idle_and_paused():
     assert farm.counts(s.now) == {
         "idle": 2, "building": 0, "sending": 0, "cleaning": 0, "late": 0,
         "silent": 0, "terminating": 0}
+    after = {sl.slave_id: (sl.task, sl.task_since, list(sl.history), sl.stats)
+             for sl in farm.rows()}
+    assert after == before
 
 
 def test_phase_6_builds():
@@ -321,7 +339,7 @@ def test_phase_11_replay_with_two_slaves_running():
     s = Scenario()
     start = find("HELLO", start=last_of_phase("phase 10"))
     s.to(start)
-    assert s.farm.rows() == []
+    assert s.ids() == [1, 2]  # another HELLO's replay removes nobody
     farm = s.to(last_of_phase("phase 11"))
     assert farm.master.replays == 3
     assert s.ids() == [1, 2]
@@ -444,13 +462,15 @@ def test_phase_18_kill_all():
     assert s.farm.master.state(s.now) == "connected"
 
 
-def test_phase_19_replay_without_slaves_empties_the_rows():
+def test_phase_19_our_replay_without_slaves_empties_the_rows():
     s = Scenario(tick=False)   # without ticks, the dead are still listed
     replay = find("HELLO", start=find("SLAVE", "DIE", sid=1))
     assert phase(replay) == "phase 19"
     s.to(replay - 1)
     assert s.ids() == [1, 2, 3, 4]
     assert {sl.state(s.now) for sl in s.farm.rows()} == {"terminating"}
+    # the replay answers our HELLO on a new connection: the whole picture
+    s.farm.apply(p.LinkUp(), s.now)
     s.farm.take_changes()
     s.to(replay)
     assert s.farm.rows() == []
@@ -469,7 +489,9 @@ def test_phase_20_after_quit_the_master_falls_silent():
     s.at(10_000)
     last = s.farm.master.last_seen
     assert last == recorded_time(STATUS[-1])
-    assert s.farm.master.state(last + model.MASTER_SILENCE) == "connected"
+    assert s.farm.master.state(last + model.MASTER_QUIET) == "connected"
+    assert s.farm.master.state(last + model.MASTER_QUIET + SEC) == "quiet"
+    assert s.farm.master.state(last + model.MASTER_SILENCE) == "quiet"
     assert s.farm.master.state(last + model.MASTER_SILENCE + SEC) == "silent"
 
 
@@ -596,11 +618,14 @@ def test_one_event_among_5000_slaves_is_o1(monkeypatch):
 
 
 def test_counts():
-    farm = farm_with(
-        hello(1), hello(2), hello(3), hello(4, busy=60), hello(5, busy=60),
+    # slaves are judged while the master talks (its STATS every 10 s)
+    farm = farm_with(*sorted([
+        *joined(1), *joined(2), *joined(3), *joined(4, busy=60),
+        *joined(5, busy=60),
         p.SlaveBuild(2, at(1), "a", "1"), p.SlaveSend(3, at(1), "a.whl"),
         p.SlaveDone(4, at(1)), p.SlaveDie(5, at(1)),
-        hello(6, 100), hello(7, 100))
+        *joined(6, 100), *joined(7, 100),
+        *(master_stats(t) for t in range(0, 401, 10))], key=event_time))
     assert farm.counts(at(40)) == {
         "idle": 3, "building": 1, "sending": 1, "cleaning": 0, "late": 1,
         "silent": 0, "terminating": 1}
@@ -610,7 +635,9 @@ def test_counts():
 
 
 def test_late_and_silent_follow_the_busy_timeout():
-    farm = farm_with(hello(1, busy=60), p.SlaveBuild(1, at(0), "a", "1"))
+    farm = farm_with(*joined(1, busy=60), p.SlaveBuild(1, at(0), "a", "1"),
+                     stats(2, 0))
+    talking(farm, 0, 400)
     slave = farm.slaves[1]
     assert slave.state(at(30)) == "building"
     assert slave.state(at(31)) == "late"
@@ -619,7 +646,6 @@ def test_late_and_silent_follow_the_busy_timeout():
     # the task text does not pretend to know
     assert slave.task_text() == "Building a 1"
     # without a HELLO: the default busy timeout
-    farm.apply(stats(2, 0), at(0))
     default = model.DEFAULT_BUSY_TIMEOUT.total_seconds()
     assert farm.slaves[2].state(at(default / 2 + 1)) == "late"
     assert farm.slaves[2].state(at(default + 1)) == "silent"
@@ -628,7 +654,7 @@ def test_late_and_silent_follow_the_busy_timeout():
 
 
 def test_paused_slave_text():
-    farm = farm_with(hello(1), p.SlaveSleep(1, at(1), True))
+    farm = farm_with(*joined(1), p.SlaveSleep(1, at(1), True))
     assert farm.slaves[1].task_text() == "Waiting for jobs (paused)"
     farm.apply(p.SlaveSleep(1, at(2), False), at(2))
     assert farm.slaves[1].task_text() == "Waiting for jobs"
@@ -679,7 +705,7 @@ def test_per_slave_sleep_and_skip_change_nothing():
 
 
 def test_unpause_inferred_from_slaves():
-    farm = farm_with(hello(1), hello(2), p.SlaveSleep(1, at(10), True))
+    farm = farm_with(*joined(1), *joined(2), p.SlaveSleep(1, at(10), True))
     assert farm.master.paused
     # an older SLEEP false (reordered in a replay) does not resume it
     farm.apply(p.SlaveSleep(2, at(5), False), at(11))
@@ -696,12 +722,15 @@ def test_a_replayed_build_from_before_a_pause_does_not_resume():
     # a paused master replays: one slave asleep for the pause, another
     # still on a build it was given before the pause (the master stamps
     # its last reply with the slave's last-seen time, after the pause)
+    # (a replay of slaves that were told to sleep for a pause says nothing
+    # of the master now: it may have resumed since)
     asleep = [hello(1), p.SlaveSleep(1, at(95), True)]
     busy = [hello(2), p.SlaveBuild(2, at(98), "numpy", "2.0")]
     for events in (asleep + busy, busy + asleep):
         farm = farm_with(*events, now=at(100))
-        assert farm.master.paused
-        assert farm.master.state(at(160)) == "paused"
+        assert not farm.master.paused
+        assert farm.master.state(at(101)) == "connected"
+        assert farm.slaves[1].task_text() == "Waiting for jobs"
     # our own pause, then another monitor's HELLO replays a busy slave's
     # BUILD from before the pause with a later stamp
     farm = farm_with(hello(1), p.SlaveBuild(1, at(1), "numpy", "2.0"))
@@ -769,7 +798,7 @@ def test_master_hello_starts_afresh_and_carries_stopping():
 
 
 def test_master_hello_keeps_paused():
-    farm = farm_with(hello(1), p.SlaveSleep(1, at(1), True))
+    farm = farm_with(*joined(1), p.SlaveSleep(1, at(1), True))
     farm.apply(MASTER_HELLO, at(2))
     assert farm.master.state(at(2)) == "paused"
 
@@ -805,8 +834,10 @@ def test_master_state_waiting_connected_silent():
     assert farm.frames == 0
     farm.apply(master_stats(1), at(1))
     assert m.state(at(1)) == "connected"
+    assert m.state(at(1) + model.MASTER_QUIET) == "connected"
+    assert m.state(at(1) + model.MASTER_QUIET + SEC) == "quiet"
     edge = at(1) + model.MASTER_SILENCE
-    assert m.state(edge) == "connected"
+    assert m.state(edge) == "quiet"
     assert m.state(edge + SEC) == "silent"
     # any frame is a sign of life, a slave's too
     farm.apply(stats(1, 40), at(40))

@@ -60,6 +60,13 @@ class Harness:
         self.farm.tick(self.now)
         self.console.refresh(self.now, tick=True)
 
+    def talk(self, seconds):
+        """Let *seconds* pass with the master sending its STATS every 10 s."""
+        for _ in range(seconds // 10):
+            self.now += dt.timedelta(seconds=10)
+            self.farm.apply(master_stats(self.now), self.now)
+        self.tick(seconds % 10)
+
     def press(self, *keys, size=SIZE):
         return press(self.console, size, *keys)
 
@@ -325,13 +332,21 @@ def test_selection_follows_the_slave_when_rows_are_reordered(h):
 
 def test_late_and_silent_slaves_in_words(h):
     farm_of(h, 2)
-    h.tick(200)  # past half the 300 s busy timeout
+    h.talk(200)  # past half the 300 s busy timeout, the master talking
     row = next(line for line in h.screen() if "pi-01" in line)
     assert "quiet for 3m" in row
     assert "late" in h.screen()[1]
-    h.tick(200)
+    h.talk(200)
     row = next(line for line in h.screen() if "pi-01" in line)
     assert "Silent for 6m" in row
+
+
+def test_slaves_are_not_blamed_while_the_master_says_nothing(h):
+    farm_of(h, 2)
+    h.tick(400)  # past the busy timeout, but the master said nothing either
+    row = next(line for line in h.screen() if "pi-01" in line)
+    assert "Waiting for jobs" in row and "Silent" not in row
+    assert "silent since" in h.screen()[0]
 
 
 def test_master_silent_marks_header(h):

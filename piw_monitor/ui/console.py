@@ -312,8 +312,10 @@ class Console(urwid.WidgetWrap):
         action menu). Yes sends only if that slave is still the same one on
         the same master run.
         """
-        if self.actions.read_only:
-            self.act(self.actions.kill(self.slave_list.selected))
+        # what cannot be sent is said at once, before any question
+        unable = self.actions.unable("Kill slave")
+        if unable is not None:
+            self.act(unable)
             return
         if question is None:
             slave = self.slave_list.selected
@@ -346,8 +348,9 @@ class Console(urwid.WidgetWrap):
         master run the question was asked on (*question*, when the action
         menu asked it first).
         """
-        if self.actions.read_only:
-            self.act(self.actions.terminate())
+        unable = self.actions.unable("Terminate master")
+        if unable is not None:
+            self.act(unable)
             return
         if question is None:
             question = Question.ask(self.farm)

@@ -59,8 +59,12 @@ def slave_details(slave, now):
                      f"busy {fmt.duration(slave.busy_timeout)}"),
     ]
     if slave.task == "building" or slave.build_started is not None:
+        # a build learnt from a replay began at a time the master does not
+        # say
+        took = fmt.duration(slave.build_time(now)) \
+            if slave.build_started is not None else "a time not known"
         pairs.append(("Build", f"{p(slave.package)} {p(slave.version)} for "
-                               f"{fmt.duration(fmt.since(now, slave.build_started))}"))
+                               f"{took}"))
     stats = slave.stats
     if stats is not None:
         pairs += [
@@ -90,6 +94,11 @@ def master_details(farm, now):
         ("OS", printable(f"{m.os_name} {m.os_version}".strip()) or "-"),
         ("Board", printable(f"{m.board_revision} (serial {m.board_serial})")),
         ("Started", fmt.clock(m.started)),
+        ("Up", fmt.duration(m.up_time(now))),
+        # the master's clock minus ours, from its timestamps: every time on
+        # screen is judged on the master's clock
+        ("Clock skew", "-" if m.skew is None else
+         f"{m.skew.total_seconds() + 0.0:+.1f} s (master minus monitor)"),
         ("Frames", f"{farm.frames} received, {farm.bad_frames} bad"
                    + (f" (latest: {printable(farm.last_bad_reason, 60)})"
                       if farm.bad_frames else "")),

@@ -127,6 +127,22 @@ class ListRow(urwid.Widget):
         return urwid.util.is_mouse_press(event) and button == 1
 
 
+#: Marks a task time that is only a lower bound: the task was learnt from
+#: a replay, which does not say when it began.
+AT_LEAST = "\N{GREATER-THAN OR EQUAL TO}"
+
+
+def task_duration(slave, now):
+    """
+    The slave's time in its task, for its row: ``00:12:34``, or
+    ``≥00:12:34`` when only a lower bound is known.
+    """
+    text = fmt.duration(slave.task_time(now))
+    if not slave.task_exact and slave.task_since is not None:
+        return AT_LEAST + text
+    return text
+
+
 class SlaveRow(ListRow):
     """One row of the slave list; it draws itself from its slave's record."""
 
@@ -143,7 +159,7 @@ class SlaveRow(ListRow):
         left, task = layout.cells(
             STATE_MARKER, str(slave.slave_id), slave.label or "?",
             slave.abi or "?", fmt.duration(slave.up_time(now)),
-            fmt.duration(slave.task_time(now)),
+            task_duration(slave, now),
             _task_words(slave, state, now))
         if focus:
             base = "focus"
@@ -269,15 +285,16 @@ class MasterRow(ListRow):
         state = m.state(now)
         words = {
             "waiting": "Waiting for the master", "connected": "Running",
-            "paused": "Paused", "silent": "Silent", "lost": "Connection lost",
+            "paused": "Paused", "quiet": "Quiet: paused by someone?",
+            "silent": "Silent", "lost": "Connection lost",
         }[state]
-        if m.stats is not None and state in ("connected", "paused"):
+        if m.pending_known() and state in ("connected", "paused"):
             words += (f"; {sum(m.stats.builds_pending.values())} builds "
                       "pending")
         layout = Layout.for_width(maxcol)
         left, task = layout.cells(
             "\N{BLACK SQUARE}", "", m.label or "master", "",
-            fmt.duration(fmt.since(now, m.started)),
+            fmt.duration(m.up_time(now)),
             "", words)
         base = "focus" if focus else "selected" if self.selected else \
             "master-row"
@@ -532,6 +549,12 @@ class MasterHeader(urwid.WidgetWrap):
         # no label before the master's HELLO (read-only: until a replay)
         name = f"Master {printable(m.label, 40)}" if m.label else "Master"
         if state == "waiting":
+            if m.connected:
+                # connected to the socket, but the master has not spoken:
+                # the status line says the same
+                return ("header-warn",
+                        f"Connected to {printable(self.status_queue, 120)}; "
+                        "waiting for the master to answer")
             return ("header-warn",
                     f"Waiting for the master at "
                     f"{printable(self.status_queue, 120)}")
@@ -541,10 +564,17 @@ class MasterHeader(urwid.WidgetWrap):
             return ("header-bad",
                     f"{name} silent since {since} ({why}); "
                     "showing the last known state")
+        if state == "quiet":
+            since = fmt.clock(m.last_seen)
+            text = (f"{name} quiet since {since}: paused by someone, or "
+                    "stuck")
+            if not farm.slaves:
+                text += "; its slaves are listed when it resumes"
+            return ("header-warn", text)
         word = "paused" if state == "paused" else "running"
         parts = [name, word]
         if m.started is not None:
-            parts.append(f"up {fmt.duration(fmt.since(now, m.started))}")
+            parts.append(f"up {fmt.duration(m.up_time(now))}")
         if m.last_seen is not None:
             parts.append(f"last word {fmt.ago(fmt.since(now, m.last_seen))} ago")
         attr = "header-warn" if state == "paused" else "header"
@@ -558,8 +588,12 @@ class MasterHeader(urwid.WidgetWrap):
         if stats is not None:
             parts.append(
                 f"Builds/h {sum(stats.builds_last_hour.values())}")
-            parts.append(f"Pending {sum(stats.builds_pending.values())}")
-            parts.append(f"Disk free {fmt.size(stats.disk_free)}")
+            master = farm.master
+            # a new master's first STATS holds zeros it has not measured
+            parts.append(f"Pending {sum(stats.builds_pending.values())}"
+                         if master.pending_known() else "Pending not known yet")
+            parts.append(f"Disk free {fmt.size(stats.disk_free)}"
+                         if master.disk_known() else "Disk free not known yet")
         counts = farm.counts(self.view.now)
         total = sum(counts.values())
         detail = ", ".join(
