@@ -281,6 +281,9 @@ class Monitor:
             apply = self.farm.apply
             for event in events:
                 apply(event, now)
+            if self.farm.take_resync():
+                # a bound was hit: the model said so; ask for a replay
+                self.link.ask_replay()
             self._schedule_refresh()
         if self.link.pending and not self._drain_due:
             # no new edge will come for what is left: come back at once

@@ -170,6 +170,8 @@ class _Feeder:
                 self.farm.apply(event, now)
                 if isinstance(event, MasterHello):
                     after_hello = len(events) - index
+            if self.farm.take_resync():
+                self.link.ask_replay()
             # stamped once applied: a slow batch must not look like quiet
             mono = time.monotonic()
             if after_hello is not None:

@@ -33,6 +33,8 @@ This module imports 0MQ and the protocol, never urwid nor the model.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -53,6 +55,21 @@ __all__ = ["MasterLink", "LinkError"]
 #: Without a limit 0MQ keeps reading: what the master sent waits in memory
 #: until it is read.
 RCVHWM = 0
+
+#: The memory bound, in bytes of the process's resident size, that a
+#: backlog of waiting frames may not take the monitor past. A monitor that
+#: reads more slowly than the master sends (a flood) would otherwise keep
+#: every waiting frame in memory (a 10 s flood once took it to 1.33 GB).
+#: Past the bound, the link reads what is waiting without decoding it,
+#: reports an :class:`~piw_monitor.protocol.Overflow`, and asks the master
+#: for a fresh replay. A real farm never comes near it: the replay of a
+#: 5000-slave master peaks at about 200 MB.
+MAX_MEMORY = 512 * 2 ** 20
+
+#: How often (seconds) the memory is looked at while a backlog lasts, and
+#: the longest (seconds) one shedding of waiting frames may take.
+MEMORY_CHECK = 0.25
+SHED_TIME = 2.0
 
 #: ZMTP heartbeats on both sockets, in milliseconds: a master that hangs
 #: (SIGSTOP) is noticed as a disconnection after the timeout.
@@ -118,6 +135,28 @@ class LinkError(Exception):
 
 def _utc_now():
     return dt.datetime.now(dt.timezone.utc)
+
+
+def resident_memory():
+    """
+    The process's resident memory in bytes (Linux: /proc/self/statm), or
+    None where it cannot be read.
+    """
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _give_memory_back():
+    """Return freed heap to the system (glibc's malloc_trim), if possible."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _printable(text, limit=200):
@@ -211,6 +250,10 @@ class MasterLink:
         self._asked_at = None
         self._short_lives = 0
         self._hello_sends = 0
+        # (time.monotonic) when the memory was last looked at in a backlog
+        self._memory_checked = 0.0
+        #: frames read and dropped unread to keep within MAX_MEMORY
+        self.frames_dropped = 0
 
     def __enter__(self):
         self.open()
@@ -367,10 +410,56 @@ class MasterLink:
                 self._send_hello()
             readable = self._readable()
             if limit is not None and count >= limit:
+                if readable:
+                    self._bound_memory(events)
+                    readable = self._readable()
                 self._more = readable
                 return events
             if not readable:
                 return events
+
+    def _bound_memory(self, events):
+        """
+        In a backlog: when the process is past :data:`MAX_MEMORY`, read
+        what is waiting without decoding it (for at most
+        :data:`SHED_TIME`), ask for a fresh replay and report an
+        :class:`~piw_monitor.protocol.Overflow` in *events*.
+        """
+        mono = time.monotonic()
+        if mono - self._memory_checked < MEMORY_CHECK:
+            return
+        self._memory_checked = mono
+        memory = resident_memory()
+        if memory is None or memory <= MAX_MEMORY:
+            return
+        recv = self._sub.sock.recv
+        dropped = 0
+        deadline = mono + SHED_TIME
+        while True:
+            try:
+                recv(zmq.NOBLOCK)
+            except zmq.ZMQError:
+                break
+            dropped += 1
+            if not dropped % 4096 and time.monotonic() > deadline:
+                break
+        self.frames_received += dropped
+        self.frames_dropped += dropped
+        _give_memory_back()
+        events.append(protocol.Overflow(dropped, memory, self.ask_replay()))
+
+    def ask_replay(self):
+        """
+        Ask the master for a fresh replay (HELLO) now: True when asked,
+        False when it cannot be (read-only, or not connected).
+        """
+        if self._push is None or not self._up:
+            return False
+        self._hello_due = True
+        self._hello_sends = 0
+        self._hello_hold = None
+        self._send_hello()
+        return True
 
     def _readable(self):
         """

@@ -144,7 +144,7 @@ class MasterClock:
 
     __slots__ = (
         "master", "skew", "_buckets", "_bucket_start", "_bucket_max",
-        "_excused", "_excuse_start", "_cache",
+        "_excused", "_excuse_start", "_excused_until", "_cache",
     )
 
     def __init__(self, master):
@@ -159,6 +159,9 @@ class MasterClock:
         # the current pause began, if the master is paused
         self._excused = _ZERO
         self._excuse_start = None
+        # the monitor time up to which excused time was counted: a quiet
+        # spell is not counted again where a pause covered it
+        self._excused_until = None
         # (now, master time, excused) for the last *now* asked about: a
         # refresh asks once per slave with the same *now*
         self._cache = (None, None, None)
@@ -196,7 +199,8 @@ class MasterClock:
             last = self.master.last_seen
             # quiet already: the excuse runs from when it was last heard
             if last is not None and now - last > MASTER_QUIET:
-                now = last
+                now = last if self._excused_until is None else \
+                    max(last, self._excused_until)
             self._excuse_start = now
             self._cache = (None, None, None)
 
@@ -205,6 +209,7 @@ class MasterClock:
         if self._excuse_start is not None:
             self._excused += max(now - self._excuse_start, _ZERO)
             self._excuse_start = None
+            self._excused_until = now
             self._cache = (None, None, None)
 
     def heard(self, last, now):
@@ -214,7 +219,10 @@ class MasterClock:
         """
         if last is not None and self._excuse_start is None and \
                 now - last > MASTER_QUIET:
-            self._excused += now - last
+            start = last if self._excused_until is None else \
+                max(last, self._excused_until)
+            self._excused += max(now - start, _ZERO)
+            self._excused_until = now
             self._cache = (None, None, None)
 
     # ------------------------------------------------------------ reading
@@ -239,7 +247,9 @@ class MasterClock:
             excused += max(when - self._excuse_start, _ZERO)
         elif master.last_seen is not None and \
                 when - master.last_seen > MASTER_QUIET:
-            excused += when - master.last_seen
+            start = master.last_seen if self._excused_until is None else \
+                max(master.last_seen, self._excused_until)
+            excused += max(when - start, _ZERO)
         mtime = when + (self.skew or _ZERO)
         self._cache = (now, mtime, excused)
         return mtime, excused
@@ -581,6 +591,10 @@ class Farm:
         self.last_bad_reason = ""
         #: slaves not listed because :data:`MAX_SLAVES` were listed already
         self.slaves_refused = 0
+        #: times the link fell behind past its memory bound, and the frames
+        #: it dropped unread then (see :class:`~piw_monitor.protocol.Overflow`)
+        self.overflows = 0
+        self.frames_dropped = 0
         #: recent messages: (monitor time, slave id or None, text)
         self.log = deque(maxlen=LOG_SIZE)
         #: how many entries were ever added to the log
@@ -618,6 +632,7 @@ class Farm:
             p.BadFrame: self._bad_frame,
             p.LinkUp: self._link_up,
             p.LinkDown: self._link_down,
+            p.Overflow: self._overflow,
             p.CommandSent: self._command_sent,
         }
 
@@ -816,6 +831,8 @@ class Farm:
         same_run = m.started is None or ev.started == m.started
         fresh = self._fresh or not same_run
         self._fresh = False
+        if fresh:
+            self.slaves_refused = 0
         if not same_run:
             m.stats = None
             m.stats_history.clear()
@@ -1036,6 +1053,18 @@ class Farm:
         self.last_bad_reason = ev.reason
         self._changes.master = True
         self._log(now, None, f"bad frame: {ev.reason}")
+
+    def _overflow(self, ev, now):
+        self.overflows += 1
+        self.frames_dropped += ev.dropped
+        # what was dropped is lost: the next replay is the whole picture
+        self._fresh = True
+        self._changes.master = True
+        self._log(now, None, (
+            f"fell behind the master: {ev.dropped} frames dropped unread "
+            f"at {ev.memory // 2 ** 20} MB; " + (
+                "asked the master for a fresh replay" if ev.asked else
+                "the list is incomplete until the master replays")))
 
     def _link_up(self, ev, now):
         m = self.master

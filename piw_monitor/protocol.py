@@ -44,7 +44,7 @@ __all__ = [
     "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
     "SlaveStats", "SlaveAck", "SlaveSleep", "SlaveBuild", "SlaveCont",
     "SlaveSend", "SlaveDone", "SlaveDie", "BadFrame", "LinkEvent", "LinkUp",
-    "LinkDown", "CommandSent", "Control",
+    "LinkDown", "Overflow", "CommandSent", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
     "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
@@ -71,8 +71,11 @@ MAX_INT = 2 ** 62
 #: Timestamps before this are absurd for a piwheels master.
 MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
-#: Timestamps this far ahead of the monitor's clock are absurd.
-MAX_FUTURE = dt.timedelta(days=1)
+#: Timestamps this far ahead of the monitor's clock are absurd. Only the
+#: absurd is refused here: a master whose clock is hours or days ahead of
+#: the monitor's is judged on its own clock by the model
+#: (:class:`piw_monitor.model.MasterClock`).
+MAX_FUTURE = dt.timedelta(days=365)
 
 #: Longest duration accepted (build and busy timeouts, total build time).
 MAX_DURATION = dt.timedelta(days=100 * 365)
@@ -289,6 +292,20 @@ class LinkDown(LinkEvent):
     """
     reason: str = ""
     broken_replays: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow(LinkEvent):
+    """
+    The link fell so far behind the master that waiting frames held more
+    than its memory bound (*memory*, the process's resident size in bytes
+    when it noticed): it read *dropped* frames without decoding them, and
+    asked the master for a fresh replay (*asked*; a read-only link cannot
+    ask, and waits for another monitor's).
+    """
+    dropped: int
+    memory: int
+    asked: bool = True
 
 
 @dataclass(frozen=True, slots=True)

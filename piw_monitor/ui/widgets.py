@@ -605,6 +605,14 @@ class MasterHeader(urwid.WidgetWrap):
         else:
             parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
         markup = [("header", " \N{MIDDLE DOT} ".join(parts))]
+        if farm.overflows:
+            markup.append(("header-bad",
+                           f"  {farm.frames_dropped} frames dropped to stay "
+                           "within memory; fresh replay asked"))
+        if farm.slaves_refused:
+            markup.append(("header-bad",
+                           f"  {farm.slaves_refused} slaves not listed "
+                           "(over the limit)"))
         if farm.bad_frames:
             markup.append(("header-bad",
                            f"  {farm.bad_frames} bad frames (latest: "
