@@ -44,7 +44,8 @@ __all__ = [
     "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
     "SlaveStats", "SlaveAck", "SlaveSleep", "SlaveBuild", "SlaveCont",
     "SlaveSend", "SlaveDone", "SlaveDie", "BadFrame", "LinkEvent", "LinkUp",
-    "LinkDown", "CommandSent", "Control",
+    "LinkDown", "Unreachable", "TunnelUp", "TunnelDown", "CommandSent",
+    "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
     "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
@@ -289,6 +290,39 @@ class LinkDown(LinkEvent):
     """
     reason: str = ""
     broken_replays: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable(LinkEvent):
+    """
+    The link is not connected, and the way to the master says why:
+    *reason* is one line (for example: a socket that accepts connections but
+    closes them before any master answers, as a tunnel does whose far end
+    has no master).
+    """
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelUp(LinkEvent):
+    """The SSH tunnel to *destination* made its sockets (ssh is logged in)."""
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelDown(LinkEvent):
+    """
+    ssh, which tunnels to *destination*, exited: *reason* is its own (the
+    last line it wrote on standard error); it is started again in
+    *retry_in* seconds. *advice* says what to do when the user must act
+    ('' otherwise), and *fatal* is true for failures that trying again will
+    not cure by itself (a refused key, an unknown host key).
+    """
+    destination: str
+    reason: str
+    retry_in: float = 0.0
+    advice: str = ""
+    fatal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
