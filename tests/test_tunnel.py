@@ -27,6 +27,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -490,10 +491,10 @@ def test_check_and_refused_key(sshd, remote, demo):
     assert "ssh-agent" in bad.stdout
     # it gives up at once: waiting would not help
     assert time.monotonic() - start < 8
-    leftovers = [n for n in os.listdir("/tmp")
-                 if n.startswith("piw-monitor-ssh-")
-                 and os.stat(f"/tmp/{n}").st_uid == os.getuid()
-                 and time.time() - os.stat(f"/tmp/{n}").st_mtime < 60]
+    tmp = Path(tempfile.gettempdir())
+    leftovers = [n for n in tmp.glob("piw-monitor-ssh-*")
+                 if n.stat().st_uid == os.getuid()
+                 and time.time() - n.stat().st_mtime < 60]
     assert leftovers == []
 
 
