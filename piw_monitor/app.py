@@ -15,7 +15,10 @@ replay request.
 
 Every exit path (q, Terminate, Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGINT,
 the terminal going away, an unexpected exception) leaves through urwid's
-screen stop, which restores the terminal. urwid's loop logs and swallows an
+screen stop, which restores the terminal, and then through :func:`run`'s
+clean-up, which stops the SSH tunnel of ``--ssh`` and removes its private
+directory (in the headless modes too, which with ``--ssh`` turn SIGTERM,
+SIGHUP and SIGQUIT into :exc:`Signalled` for that). urwid's loop logs and swallows an
 ``Exception`` raised by an alarm callback, and the frame decoder turns one
 into a bad frame: so a signal leaves the loop as :exc:`Signalled`, and an
 error in one of the loop's callbacks as :exc:`_Crashed`, both
@@ -203,7 +206,8 @@ class Monitor:
         self.actions = Actions(None if read_only else link)
         self.exit_message = None
         self.console = Console(
-            self.farm, self.actions, status_queue=link.status_queue,
+            self.farm, self.actions,
+            status_queue=getattr(link, "address", link.status_queue),
             clock=clock, on_quit=self.quit, on_sent=self.drain)
         if screen is None:
             screen = _Screen()
@@ -406,15 +410,17 @@ class _SignalCatcher:
     is restored whole.
     """
 
-    def __init__(self, loop):
+    def __init__(self, loop=None):
+        #: the main loop (None without one: only the first signal raises)
         self.loop = loop
         #: the first signal received, or None
         self.signum = None
 
     def __call__(self, signum, _frame):
-        if self.signum is None:
+        first = self.signum is None
+        if first:
             self.signum = signum
-        if not self.loop.stopping:
+        if (not self.loop.stopping) if self.loop is not None else first:
             raise Signalled(signum)
 
 
@@ -431,9 +437,10 @@ def run(args):
     """Run the monitor with parsed command-line *args*; return the exit status."""
     from .link import LinkError, MasterLink
 
-    demo = demo_dir = None
+    demo = demo_dir = tunnel = None
     status_queue, control_queue = args.status_queue, args.control_queue
     read_only = getattr(args, "read_only", False)
+    ssh = getattr(args, "ssh", None)
     link = None
     if not (args.json or args.check) and not (
             sys.stdin.isatty() and sys.stdout.isatty()):
@@ -453,9 +460,21 @@ def run(args):
             except DemoError as exc:
                 print(f"piw-monitor: error: {exc}", file=sys.stderr)
                 return 3 if args.check else 2
+        if ssh is not None:
+            from .tunnel import Tunnel, TunnelError
+            try:
+                # read-only: the control socket is not even forwarded
+                tunnel = Tunnel(ssh, status_queue,
+                                None if read_only else control_queue)
+                tunnel.start()
+            except (TunnelError, ValueError) as exc:
+                print(f"piw-monitor: error: {exc}", file=sys.stderr)
+                return 3 if args.check else 2
+            status_queue, control_queue = (
+                tunnel.status_queue, tunnel.control_queue)
         link = MasterLink(
             status_queue, control_queue, read_only=read_only,
-            max_frame=args.max_frame_size)
+            max_frame=args.max_frame_size, tunnel=tunnel)
         try:
             link.open()
         except LinkError as exc:
@@ -463,7 +482,21 @@ def run(args):
             # a monitoring probe that cannot even start says UNKNOWN
             return 3 if args.check else 2
         if args.json or args.check:
-            return _headless(args, link)
+            if tunnel is None:
+                return _headless(args, link)
+            # ssh must not outlive a monitor stopped by a signal: leave
+            # through the clean-up below (the modes' own handlers of SIGINT
+            # and SIGTERM, where they have them, take precedence)
+            catcher = _SignalCatcher()
+            signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+            old = {sig: signal.signal(sig, catcher) for sig in signals}
+            try:
+                return _headless(args, link)
+            except Signalled:
+                return _stopped_by(catcher.signum)
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
         monitor = Monitor(link, read_only=read_only)
         catcher = _SignalCatcher(monitor.loop)
         old = {sig: signal.signal(sig, catcher) for sig in EXIT_SIGNALS}
@@ -488,6 +521,8 @@ def run(args):
     finally:
         if link is not None:
             link.close()
+        if tunnel is not None:
+            tunnel.close()
         if demo is not None:
             demo.stop()
         if demo_dir is not None:

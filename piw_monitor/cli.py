@@ -19,7 +19,7 @@ three default files and its default file syntax), so one
   and *ignored*, exactly as piwheels ignores them, so a key counts wherever
   it appears;
 * the keys piw-monitor reads are listed in :data:`FILE_KEYS`
-  (``status-queue`` and ``control-queue``); every other key, meant for
+  (``status-queue``, ``control-queue`` and ``ssh``); every other key, meant for
   another piwheels tool (``dsn``, ``output-path``, ``pypi-xmlrpc``, ...),
   is ignored silently;
 * a file must be a regular file of at most :data:`MAX_CONFIG_SIZE` bytes of
@@ -70,7 +70,10 @@ CONFIG_FILES = [
 #: The options that a configuration file may set, by key. Any other key in a
 #: file is ignored, so that one file can serve every piwheels tool (and so
 #: that a key such as ``help`` or ``version`` in it cannot act as an option).
-FILE_KEYS = ("status-queue", "control-queue")
+FILE_KEYS = ("status-queue", "control-queue", "ssh")
+
+#: What the value of each key of :data:`FILE_KEYS` is, for error messages.
+_KEY_VALUES = {"ssh": "[USER@]HOST[:PORT]"}
 
 #: The largest configuration file read, in bytes (1 MiB): a piwheels.conf is
 #: a few hundred bytes, and anything much larger is not one.
@@ -248,6 +251,17 @@ def _address_type(what):
     return convert
 
 
+def _destination(value):
+    """An argparse ``type=`` for ``--ssh``: a checked SSH destination."""
+    from .tunnel import parse_destination
+    try:
+        parse_destination(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"invalid SSH destination {_shown(value)}: {exc}") from None
+    return value
+
+
 def _open_nonblocking(path, flags):
     """An ``opener`` for :func:`open` that never waits for a writer."""
     return os.open(path, flags | os.O_NONBLOCK)
@@ -280,13 +294,14 @@ class _FileParser(configargparse.DefaultConfigFileParser):
                     continue
                 if isinstance(value, list):
                     raise configargparse.ConfigFileParserException(
-                        f"{name}, line {number}: {key}: one address "
+                        f"{name}, line {number}: {key}: one "
+                        f"{'destination' if key == 'ssh' else 'address'} "
                         f"expected, not a list")
                 if value == "" or value == "true" and re.fullmatch(
                         rf"\s*{re.escape(key)}\s*(?:[#;].*)?", line.strip()):
                     raise configargparse.ConfigFileParserException(
                         f"{name}, line {number}: {key}: no value (expected "
-                        f"'{key} = ADDRESS')")
+                        f"'{key} = {_KEY_VALUES.get(key, 'ADDRESS')}')")
             items.update(parsed)
         return items
 
@@ -457,6 +472,14 @@ def make_parser(prog="piw-monitor"):
         help="Watch only: open no control socket; the action keys and "
         "buttons say why they do nothing")
     extra.add_argument(
+        "--ssh", metavar="[USER@]HOST[:PORT]", type=_destination,
+        default=None,
+        help="Monitor a master on another machine: run ssh (with your "
+        "~/.ssh/config, agent and keys) to forward its queues, given as "
+        "they are on that machine, to private sockets here; ssh is started "
+        "again whenever it exits. With --read-only only the status queue "
+        "is forwarded")
+    extra.add_argument(
         "--max-frame-size", metavar="BYTES", type=_int_type(1024, 64 << 20),
         default=MAX_FRAME_SIZE,
         help="Drop the connection on a status frame larger than this, and "
@@ -544,6 +567,19 @@ def _check_combination(parser, args):
     if args.read_only and (args.once or args.check):
         parser.error("--read-only cannot ask the master for the replay that "
                      "--once and --check need")
+    if args.ssh is not None:
+        from .tunnel import remote_target
+        if args.demo:
+            parser.error("--ssh and --demo cannot be used together (the demo "
+                         "runs in the monitor's own process)")
+        queues = [("--status-queue", args.status_queue)]
+        if not args.read_only:
+            queues.append(("--control-queue", args.control_queue))
+        for option, address in queues:
+            try:
+                remote_target(address)
+            except ValueError as exc:
+                parser.error(f"argument {option}: with --ssh: {exc}")
     if args.crit_silent < args.warn_silent:
         parser.error("--crit-silent must not be below --warn-silent")
     if args.crit_disk > args.warn_disk:
@@ -560,7 +596,8 @@ def parse_args(argv=None):
     """
     Parse the command line *argv* (``sys.argv[1:]`` when None) together with
     the configuration files, and return the :class:`argparse.Namespace`
-    (``status_queue``, ``control_queue``, ``demo``, ``configuration``).
+    (``status_queue``, ``control_queue``, ``demo``, ``configuration``,
+    ``ssh`` (None or the destination), ...).
 
     ``--help`` and ``--version`` print and exit with status 0. Any mistake
     prints one line, ``piw-monitor: error: ...``, on stderr and raises

@@ -18,6 +18,10 @@ complete once a master HELLO has arrived, no frame is known to be waiting,
 and the last :data:`REPLAY_QUIET` seconds (all after the HELLO) brought at
 most :data:`REPLAY_TRICKLE` frames: a farm whose live traffic never pauses
 for that long is still judged complete.
+
+Through an SSH tunnel (``--ssh``) the modes work the same; ``--once`` and
+``--check`` stop waiting at once when ssh fails in a way that only the user
+can cure (a refused key, an unknown host key), and say ssh's reason.
 """
 
 from __future__ import annotations
@@ -203,6 +207,14 @@ class _Feeder:
         return sum(n for _, n in self.recent) <= REPLAY_TRICKLE
 
 
+def _where(link):
+    """
+    Where *link*'s master is, for people (with ``--ssh``, the remote queue
+    and the destination); a link without ``address`` gives its status queue.
+    """
+    return getattr(link, "address", None) or link.status_queue
+
+
 def _wait_for_replay(feeder, timeout):
     """
     Pump until the master's replay is complete: True, or False at the
@@ -218,7 +230,8 @@ def _wait_for_replay(feeder, timeout):
         nonlocal next_tick
         while not done():
             now = time.monotonic()
-            if now >= deadline:
+            # a refused key or an unknown host key: waiting cures nothing
+            if now >= deadline or feeder.farm.master.trouble_fatal:
                 return False
             if now >= next_tick:
                 feeder.tick()
@@ -277,7 +290,7 @@ def run_once(link, clock, timeout, out=sys.stdout):
     except KeyboardInterrupt:
         print("piw-monitor: interrupted", file=sys.stderr)
         return 130
-    data = snapshot(feeder.farm, clock(), link.status_queue)
+    data = snapshot(feeder.farm, clock(), _where(link))
     data["complete"] = complete
     try:
         out.write(json.dumps(data) + "\n")
@@ -285,13 +298,18 @@ def run_once(link, clock, timeout, out=sys.stdout):
     except BrokenPipeError:
         _reader_gone(out)
     if not complete:
+        trouble = feeder.farm.master.trouble
+        if trouble and not feeder.farm.master.connected:
+            print(f"piw-monitor: {trouble}", file=sys.stderr)
+            if feeder.farm.master.trouble_fatal:
+                return UNKNOWN
         if feeder.hello_at is not None:
             why = "the master's replay did not settle"
         elif feeder.farm.master.known:
             why = "the master did not answer HELLO"
         else:
             why = "no answer from the master"
-        print(f"piw-monitor: {why} at {link.status_queue} within "
+        print(f"piw-monitor: {why} at {_where(link)} within "
               f"{timeout:g} s", file=sys.stderr)
         return UNKNOWN
     return OK
@@ -346,7 +364,7 @@ def _stream(link, clock, timeout, out, stop):
         now = clock()
         stamp = now.isoformat()
         lines = []
-        master = master_json(farm, now, link.status_queue)
+        master = master_json(farm, now, _where(link))
         if master != last_master and (changes.master or master["state"] != (
                 last_master or {}).get("state")):
             lines.append({"kind": "master", "time": stamp, **master})
@@ -381,7 +399,10 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     """
     The probe's verdict on *farm* at *now*: (status, summary, performance
     data). *heard* says whether the master's replay was complete; when it
-    was not, nothing is known of the farm and the verdict is CRITICAL.
+    was not, nothing is known of the farm and the verdict is CRITICAL
+    (UNKNOWN when the way to the master failed in a way that only the user
+    can cure, such as an SSH key that the master's host refuses: the probe
+    could not look).
     WARNING and CRITICAL come from *warn_silent* and *crit_silent* silent
     slaves or more, and when the master's free disk is at most *warn_disk*
     or *crit_disk* percent. *quiet* (see :func:`quiet_master`) is a
@@ -396,6 +417,11 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     if not heard:
         if m.connected:
             return CRITICAL, "master not answering", []
+        if m.trouble_fatal:
+            # the probe could not look: the farm may be fine
+            return UNKNOWN, f"master not reachable: {m.trouble}", []
+        if m.trouble:
+            return CRITICAL, f"master not reachable: {m.trouble}", []
         return CRITICAL, "master not reachable", []
     counts = farm.counts(now)
     slaves = sum(counts.values())

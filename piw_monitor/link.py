@@ -27,6 +27,16 @@ the master when the first one arrived. A connection that 0MQ dropped without
 reconnecting by itself (a frame over the size limit does that) is
 disconnected and connected again.
 
+A link may ride on an SSH tunnel (:class:`~piw_monitor.tunnel.Tunnel`,
+given as *tunnel*): its sockets are then the tunnel's local ones, and the
+link supervises the tunnel as part of its own work (:meth:`MasterLink.tick`
+polls it, and so does a change of connection, so that the reason of a drop
+is ssh's). While ssh is not running the link is never up and sends nothing.
+
+A connection that the far end accepts and then closes before any master
+answers, again and again (a tunnel, external or ours, whose far end has no
+master), is reported once per outage with an :class:`Unreachable`.
+
 This module imports 0MQ and the protocol, never urwid nor the model.
 """
 
@@ -109,10 +119,16 @@ FLUSH_LINGER = 250
 #: Why :meth:`MasterLink.send` sent nothing (:class:`~piw_monitor.protocol.NotSent`).
 NOT_CONNECTED = "not connected to the master: nothing was sent"
 READ_ONLY = "read-only mode: nothing was sent"
+TUNNEL_DOWN = "the SSH tunnel is down: nothing was sent"
+
+#: Connections in a row that the far end accepted and closed before the
+#: handshake, after which the link says the master is unreachable.
+REFUSALS = 2
 
 _MONITOR_EVENTS = (
     zmq.EVENT_HANDSHAKE_SUCCEEDED
     | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_CONNECTED
     | zmq.EVENT_CONNECT_RETRIED
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -178,6 +194,10 @@ class _Queue:
         self.up = False
         #: when the connection went away, while 0MQ has not said it retries
         self.lost_at = None
+        #: a connection is open, its handshake not (yet) done
+        self.opened = False
+        #: connections in a row closed by the far end before the handshake
+        self.refused = 0
 
     def connect(self):
         self.sock.connect(self.address)
@@ -213,13 +233,19 @@ class MasterLink:
     decoding (timestamps far in the future are refused) and the link's timers.
     :meth:`tick` should be given the time from the same clock.
 
+    *tunnel*, when given, is the started
+    :class:`~piw_monitor.tunnel.Tunnel` whose local sockets
+    *status_queue* and *control_queue* are: the link polls it, reports its
+    events, and is never up while ssh is not running. Closing the link does
+    not close the tunnel.
+
     Nothing happens before :meth:`open`. The link is also a context manager
     that closes it on exit.
     """
 
     def __init__(self, status_queue, control_queue, *, context=None,
                  read_only=False, max_frame=protocol.MAX_FRAME_SIZE,
-                 clock=None):
+                 clock=None, tunnel=None):
         #: the status queue's address (the master's PUB)
         self.status_queue = status_queue
         #: the control queue's address (the master's PULL)
@@ -254,6 +280,9 @@ class MasterLink:
         self._memory_checked = 0.0
         #: frames read and dropped unread to keep within MAX_MEMORY
         self.frames_dropped = 0
+        #: the SSH tunnel the sockets go through, or None
+        self.tunnel = tunnel
+        self._unreachable_said = False
 
     def __enter__(self):
         self.open()
@@ -343,6 +372,16 @@ class MasterLink:
             result.append(queue.sock.getsockopt(zmq.FD))
             result.append(queue.monitor.getsockopt(zmq.FD))
         return result
+
+    @property
+    def address(self):
+        """
+        Where the master's status queue is, for people: the status queue's
+        address, or with a tunnel the remote one and the SSH destination.
+        """
+        if self.tunnel is not None:
+            return self.tunnel.describe()
+        return self.status_queue
 
     @property
     def connected(self):
@@ -490,12 +529,40 @@ class MasterLink:
                     break
                 self._monitor_event(queue, msg.get("event"), events)
 
+    def _poll_tunnel(self, events):
+        """
+        Let the tunnel (if any) look after ssh and add its events to
+        *events*; when ssh has exited, the link goes down at once.
+        """
+        if self.tunnel is None:
+            return
+        for event in self.tunnel.poll():
+            if type(event) is protocol.TunnelDown and self._up:
+                # the drop is the tunnel's: no evidence against the replay
+                self._up = False
+                self._hello_due = False
+                self._hello_at = None
+                events.append(protocol.LinkDown(
+                    f"SSH tunnel down: {event.reason}"))
+            events.append(event)
+
+    def _tunnel_ok(self):
+        return self.tunnel is None or self.tunnel.alive
+
     def _monitor_event(self, queue, event, events):
+        if event in (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_DISCONNECTED):
+            # what the tunnel has to say comes first: it is often the cause
+            self._poll_tunnel(events)
+        if event == zmq.EVENT_CONNECTED:
+            queue.opened = True
         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             queue.up = True
             queue.lost_at = None
+            queue.opened = False
+            queue.refused = 0
             if not self._up and self._sub.up and (
-                    self._push is None or self._push.up):
+                    self._push is None or self._push.up) and self._tunnel_ok():
+                self._unreachable_said = False
                 self._up = True
                 self._asked_at = None
                 wait = None
@@ -517,6 +584,14 @@ class MasterLink:
             was_up = queue.up
             queue.up = False
             queue.lost_at = self._clock()
+            if queue.opened and not was_up:
+                queue.refused += 1
+            queue.opened = False
+            if (queue.refused >= REFUSALS and not self._up
+                    and not self._unreachable_said and self._tunnel_ok()):
+                self._unreachable_said = True
+                events.append(protocol.Unreachable(self._unreachable_reason(
+                    queue)))
             if self._up and was_up:
                 self._up = False
                 self._hello_due = False
@@ -531,6 +606,16 @@ class MasterLink:
                     f"{queue.name} disconnected",
                     self._short_lives if self._short_lives >= SHORT_LIVES
                     else 0))
+
+    def _unreachable_reason(self, queue):
+        if self.tunnel is not None:
+            remote = (self.tunnel.remote_status if queue is self._sub
+                      else self.tunnel.remote_control)
+            return (f"the SSH tunnel to {self.tunnel.destination} is up, but "
+                    f"nothing answers at {remote} there: is the master "
+                    "running?")
+        return (f"{queue.address} accepts connections but closes them before "
+                "any master answers (a tunnel whose far end has no master?)")
 
     # ------------------------------------------------------------ sending
 
@@ -563,6 +648,8 @@ class MasterLink:
         if self.read_only:
             raise NotSent(READ_ONLY)
         frame = protocol.encode_control(message, data)
+        if not self._tunnel_ok():
+            raise NotSent(TUNNEL_DOWN)
         if not self._up:
             # the control socket may still hold a pipe to a master that is
             # going away: what went into it would be lost
@@ -595,6 +682,7 @@ class MasterLink:
         """
         if not self._opened or self._closed:
             return
+        self._poll_tunnel(self._queued)
         if self._hello_due:
             self._send_hello()
         if (self._up and self._hello_at is not None

@@ -267,7 +267,8 @@ class Master:
         "board_serial", "first_seen", "last_seen", "stats", "paused",
         "paused_since", "connected", "lost_at", "broken_replays",
         "replay_in", "replays", "link_ups", "hello_link_up", "clock",
-        "hello_at", "replayed_slaves", "stats_history",
+        "hello_at", "replayed_slaves", "stats_history", "trouble",
+        "trouble_fatal", "trouble_retry", "tunnel",
     )
 
     def __init__(self):
@@ -316,6 +317,17 @@ class Master:
         self.replayed_slaves = 0
         #: its recent STATS, oldest first (bounded)
         self.stats_history = deque(maxlen=100)
+        #: why the master cannot be reached, while the link is down and the
+        #: way to it says ('' otherwise): an SSH tunnel that is down, a
+        #: socket closed before any master answers
+        self.trouble = ""
+        #: the trouble is one that only the user can fix (a refused key)
+        self.trouble_fatal = False
+        #: seconds until the way to the master is tried again (None: 0MQ
+        #: retries by itself)
+        self.trouble_retry = None
+        #: the SSH tunnel: None (none), 'up' or 'down'
+        self.tunnel = None
 
     @property
     def run_known(self):
@@ -633,6 +645,9 @@ class Farm:
             p.LinkUp: self._link_up,
             p.LinkDown: self._link_down,
             p.Overflow: self._overflow,
+            p.Unreachable: self._unreachable,
+            p.TunnelUp: self._tunnel_up,
+            p.TunnelDown: self._tunnel_down,
             p.CommandSent: self._command_sent,
         }
 
@@ -1074,6 +1089,9 @@ class Farm:
         m.link_ups += 1
         # our HELLO on this connection will bring the whole picture
         self._fresh = True
+        m.trouble = ""
+        m.trouble_fatal = False
+        m.trouble_retry = None
         self._changes.master = True
         self._log(now, None, "connected to the master" + (
             f"; asking for its replay in {ev.replay_in:.0f} s"
@@ -1093,6 +1111,41 @@ class Farm:
             why.append(f"{ev.broken_replays} replays in a row broke it")
         self._log(now, None, "connection to the master lost" + (
             f" ({'; '.join(why)})" if why else ""))
+
+    def _unreachable(self, ev, now):
+        m = self.master
+        if not m.connected:
+            m.trouble = ev.reason
+            m.trouble_fatal = False
+            m.trouble_retry = None
+            self._changes.master = True
+        self._log(now, None, f"master unreachable: {ev.reason}")
+
+    def _tunnel_up(self, ev, now):
+        m = self.master
+        m.tunnel = "up"
+        m.trouble = ""
+        m.trouble_fatal = False
+        m.trouble_retry = None
+        self._changes.master = True
+        self._log(now, None, f"SSH tunnel to {ev.destination} up")
+
+    def _tunnel_down(self, ev, now):
+        m = self.master
+        m.tunnel = "down"
+        if ev.advice and ev.fatal:
+            # what to do first: the status line is cut at its end
+            m.trouble = f"{ev.advice} (ssh: {ev.reason})"
+        elif ev.advice:
+            m.trouble = (f"SSH tunnel to {ev.destination} down: {ev.reason} "
+                         f"({ev.advice})")
+        else:
+            m.trouble = f"SSH tunnel to {ev.destination} down: {ev.reason}"
+        m.trouble_fatal = ev.fatal
+        m.trouble_retry = ev.retry_in
+        self._changes.master = True
+        self._log(now, None, f"{m.trouble}; trying again in "
+                  f"{ev.retry_in:.0f} s")
 
     def _command_sent(self, ev, now):
         m = self.master

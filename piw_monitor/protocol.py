@@ -44,7 +44,8 @@ __all__ = [
     "Event", "MasterHello", "MasterStats", "SlaveEvent", "SlaveHello",
     "SlaveStats", "SlaveAck", "SlaveSleep", "SlaveBuild", "SlaveCont",
     "SlaveSend", "SlaveDone", "SlaveDie", "BadFrame", "LinkEvent", "LinkUp",
-    "LinkDown", "Overflow", "CommandSent", "Control",
+    "LinkDown", "Overflow", "Unreachable", "TunnelUp", "TunnelDown",
+    "CommandSent", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
     "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
@@ -306,6 +307,39 @@ class Overflow(LinkEvent):
     dropped: int
     memory: int
     asked: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable(LinkEvent):
+    """
+    The link is not connected, and the way to the master says why:
+    *reason* is one line (for example: a socket that accepts connections but
+    closes them before any master answers, as a tunnel does whose far end
+    has no master).
+    """
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelUp(LinkEvent):
+    """The SSH tunnel to *destination* made its sockets (ssh is logged in)."""
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelDown(LinkEvent):
+    """
+    ssh, which tunnels to *destination*, exited: *reason* is its own (the
+    last line it wrote on standard error); it is started again in
+    *retry_in* seconds. *advice* says what to do when the user must act
+    ('' otherwise), and *fatal* is true for failures that trying again will
+    not cure by itself (a refused key, an unknown host key).
+    """
+    destination: str
+    reason: str
+    retry_in: float = 0.0
+    advice: str = ""
+    fatal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -688,3 +688,34 @@ def test_the_console_needs_a_terminal(tmp_path):
     # sequences written to the pipe
     line = one_error_line(run([], tmp_path))
     assert "needs a terminal" in line and "--json or --check" in line
+
+
+# ------------------------------------------------------------ --ssh
+
+@needs_no_system_config
+@pytest.mark.parametrize("args, words", [
+    (["--ssh=-oProxyCommand=touch /tmp/x"], "invalid SSH destination"),
+    (["--ssh", "pi@master:70000"], "not between 1 and 65535"),
+    (["--ssh", "master", "--demo"], "--ssh and --demo cannot be used"),
+    (["--ssh", "master", "--status-queue", "ipc://@piw"], "abstract socket"),
+    (["--ssh", "master", "--control-queue", "ipc:///a:b"], "holding ':'"),
+])
+def test_bad_ssh_use(tmp_path, args, words):
+    line = one_error_line(run(args, tmp_path))
+    assert words in line
+
+
+@needs_no_system_config
+def test_ssh_from_a_file_and_read_only_skips_the_control_queue(
+        tmp_path, monkeypatch):
+    home_config(tmp_path, "[monitor]\nssh = pi@master:2222\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = cli.parse_args([])
+    assert args.ssh == "pi@master:2222"
+    # with --read-only the control queue is not forwarded: not checked
+    args = cli.parse_args(["--read-only", "--control-queue", "ipc:///a:b"])
+    assert args.ssh == "pi@master:2222" and args.read_only
+    path = home_config(tmp_path, "ssh =\n")
+    line = one_error_line(run([], tmp_path))
+    assert line == (f"piw-monitor: error: {path}, line 1: ssh: no value "
+                    "(expected 'ssh = [USER@]HOST[:PORT]')")

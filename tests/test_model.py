@@ -926,3 +926,30 @@ def test_log_is_in_monitor_time():
         (at(100), 1), (at(101), None)]
     # the slave's own history keeps the master's timestamps
     assert farm.slaves[1].history[-1] == (at(0), "BUILD a 1")
+
+
+def test_why_the_master_is_unreachable():
+    """Tunnel and link troubles are kept until the link is up again."""
+    farm = model.Farm()
+    m = farm.master
+    farm.apply(p.TunnelDown("pi@master", "ssh: connect to host master port "
+                            "22: Connection refused", 2.0,
+                            "no SSH server answers on master", False), T0)
+    assert m.tunnel == "down" and not m.trouble_fatal
+    assert m.trouble.startswith("SSH tunnel to pi@master down: ssh: connect")
+    assert m.trouble_retry == 2.0
+    assert farm.log[-1][2].endswith("; trying again in 2 s")
+    farm.apply(p.TunnelDown("pi@master", "pi@master: Permission denied "
+                            "(publickey).", 4.0, "load the key", True), T0)
+    assert m.trouble == ("load the key (ssh: pi@master: Permission denied "
+                         "(publickey).)") and m.trouble_fatal
+    farm.apply(p.TunnelUp("pi@master"), T0)
+    assert m.tunnel == "up" and m.trouble == "" and not m.trouble_fatal
+    farm.apply(p.Unreachable("nothing answers"), T0)
+    assert m.trouble == "nothing answers" and m.trouble_retry is None
+    farm.apply(p.LinkUp(), T0)
+    assert m.trouble == "" and m.connected
+    # a late word of a closed connection does not hide a live master
+    farm.apply(p.Unreachable("nothing answers"), T0)
+    assert m.trouble == ""
+    assert farm.frames == 0   # none of these came off the wire

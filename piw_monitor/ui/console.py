@@ -107,6 +107,8 @@ class Console(urwid.WidgetWrap):
         self.dialog = None
         self._was_connected = False
         self._links_lost = 0
+        self._trouble = ""
+        self._tunnel = None
         if actions.read_only:
             self.status.show(
                 "Read-only: watching only; no command can be sent. "
@@ -143,7 +145,28 @@ class Console(urwid.WidgetWrap):
             self.log_view.update()
 
     def _note_connection(self):
-        """Say on the status line when the master comes and goes."""
+        """
+        Say on the status line when the master comes and goes, and why it
+        cannot be reached (an SSH tunnel down, in ssh's own words).
+        """
+        self._note_link()
+        master = self.farm.master
+        if master.trouble != self._trouble:
+            self._trouble = master.trouble
+            if master.trouble:
+                # more precise than "lost the connection": it wins
+                retry = master.trouble_retry
+                self.status.show(master.trouble + (
+                    f"; trying again in {retry:.0f} s" if retry else "."),
+                    error=True)
+        if master.tunnel != self._tunnel:
+            self._tunnel = master.tunnel
+            if master.tunnel == "up" and not master.connected:
+                self.status.show(
+                    f"SSH tunnel up; waiting for the master at "
+                    f"{self.header.status_queue}.")
+
+    def _note_link(self):
         master = self.farm.master
         if master.connected == self._was_connected:
             return
