@@ -269,12 +269,14 @@ class Probe:
         from piw_monitor import protocol
         self.link_events = {"up": 0, "down": 0}
         for kind, name in ((protocol.LinkUp, "up"), (protocol.LinkDown, "down")):
-            handler = farm._handlers[kind]
+            # the farm keeps the link's events apart from the wire's
+            table = farm._link_handlers
+            handler = table[kind]
 
             def counted(event, now, handler=handler, name=name):
                 self.link_events[name] += 1
                 return handler(event, now)
-            farm._handlers[kind] = counted
+            table[kind] = counted
 
 
 def deep_size(root):
