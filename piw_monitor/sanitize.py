@@ -45,7 +45,8 @@ def _safe(char):
 def printable(text, limit=MAX_LENGTH):
     """
     Return *text* with every character a terminal could act on replaced by
-    :data:`REPLACEMENT`, a leading combining mark made visible, and the result
+    :data:`REPLACEMENT`, a leading mark (combining, spacing or enclosing)
+    given a dotted circle to stand on, and the result
     cut to *limit* characters (ending in an ellipsis when cut). Anything that
     is not a string is shown through :func:`repr`.
     """
@@ -56,7 +57,8 @@ def printable(text, limit=MAX_LENGTH):
     if text.isascii() and text.isprintable():
         return text
     result = "".join(_safe(c) for c in text)
-    if result and unicodedata.combining(result[0]):
-        # a combining mark would fuse with whatever is drawn before it
+    if result and unicodedata.category(result[0])[0] == "M":
+        # a mark would fuse with whatever is drawn before it, and urwid
+        # measures a spacing mark wider after a space than alone
         result = "\N{DOTTED CIRCLE}" + result
     return result

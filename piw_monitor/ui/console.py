@@ -14,7 +14,7 @@ from __future__ import annotations
 import urwid
 
 from ..actions import Question, slave_name
-from . import commands
+from . import commands, measure
 from .details import DetailsPane
 from .dialogs import ConfirmDialog
 from .help import HelpDialog
@@ -93,7 +93,8 @@ class Console(urwid.WidgetWrap):
         self.show_details = False
         self.show_log = False
         self.filtering = False
-        self.filter_edit = urwid.Edit(("filter", "Filter: "))
+        self.filter_edit = urwid.Edit(("filter", "Filter: "),
+                                      layout=measure.LAYOUT)
         self.status = StatusLine()
         self.buttons = ButtonBar(self._button_pressed,
                                  read_only=actions.read_only)
@@ -312,7 +313,7 @@ class Console(urwid.WidgetWrap):
     def open_dialog(self, dialog, height="pack"):
         """Show *dialog* over the screen; it takes the keys until answered."""
         self.dialog = dialog
-        self._w = urwid.Overlay(
+        self._w = measure.MeasuredOverlay(
             dialog, self.frame,
             align="center", width=("relative", 80),
             valign="middle", height=height,

@@ -9,6 +9,7 @@ import urwid
 
 from ..sanitize import printable
 from . import format as fmt
+from . import measure
 
 __all__ = ["DetailsPane", "bar", "slave_details", "master_details"]
 
@@ -146,6 +147,6 @@ class DetailsPane(urwid.WidgetWrap):
         else:
             pairs = master_details(self.farm, self.view.now)
         self._walker[:] = [
-            urwid.Columns([(12, urwid.Text(("details-key", k), wrap="clip")),
-                           urwid.Text(v, wrap="ellipsis")], dividechars=1)
+            urwid.Columns([(12, measure.text(("details-key", k), wrap="clip")),
+                           measure.text(v, wrap="ellipsis")], dividechars=1)
             for k, v in pairs]

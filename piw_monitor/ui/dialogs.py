@@ -5,6 +5,7 @@ from __future__ import annotations
 import urwid
 
 from ..sanitize import printable
+from . import measure
 
 __all__ = ["ConfirmDialog"]
 
@@ -30,8 +31,8 @@ class ConfirmDialog(urwid.WidgetWrap):
         ], dividechars=3)
         self._buttons.focus_position = 1
         # the caller makes any untrusted part of *text* printable
-        self._text = urwid.Text(text)
-        self._question = urwid.Text(text.split("\n\n")[0], wrap="ellipsis")
+        self._text = measure.text(text)
+        self._question = measure.text(text.split("\n\n")[0], wrap="ellipsis")
         self._button_row = urwid.Padding(self._buttons, "center",
                                          len(yes) + len(no) + 11)
         self._body = urwid.Pile([
@@ -39,8 +40,8 @@ class ConfirmDialog(urwid.WidgetWrap):
         self._body.focus_position = 2
         self.body_text = text
         super().__init__(urwid.AttrMap(
-            urwid.LineBox(urwid.Padding(self._body, left=1, right=1),
-                          title=self.title),
+            measure.line_box(urwid.Padding(self._body, left=1, right=1),
+                             self.title),
             "dialog"))
 
     def fit(self, maxcol, maxrow):

@@ -2,12 +2,12 @@
 
 import datetime as dt
 
-from urwid import calc_width
-from urwid.str_util import move_next_char
-
 from ..sanitize import printable
+from . import measure
 
 __all__ = ["duration", "size", "fit", "clock", "ago", "since"]
+
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
 
 
 def duration(value):
@@ -59,25 +59,18 @@ def clock(value):
 def fit(text, width, align="left"):
     """
     *text* made safe (see :func:`~piw_monitor.sanitize.printable`) and cut
-    or padded to exactly *width* terminal columns, counting wide characters
-    as two and combining marks as none.
+    or padded to a str of exactly *width* terminal columns, measured as
+    urwid's canvas measures a whole line (:func:`.measure.width`); cut text
+    ends in an ellipsis. *align* is ``"left"`` or ``"right"``.
     """
     if width <= 0:
         return ""
     text = printable(text)
-    used = calc_width(text, 0, len(text))
+    used = measure.width(text)
     if used > width:
-        # cut at a character boundary, leaving room for an ellipsis
-        pos = cols = 0
-        while pos < len(text):
-            nxt = move_next_char(text, pos, len(text))
-            w = calc_width(text, pos, nxt)
-            if cols + w > width - 1:
-                break
-            cols += w
-            pos = nxt
-        text = text[:pos] + "\N{HORIZONTAL ELLIPSIS}"
-        used = cols + 1
+        pos = measure.cut(text, width, tail=ELLIPSIS)[0]
+        text = text[:pos] + ELLIPSIS
+        used = measure.width(text)
     pad = " " * (width - used)
     return pad + text if align == "right" else text + pad
 

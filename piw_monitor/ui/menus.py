@@ -9,6 +9,7 @@ import urwid
 from ..actions import slave_name
 from ..sanitize import printable
 from . import format as fmt
+from . import measure
 
 __all__ = [
     "ActionMenu", "LogView", "slave_actions", "farm_actions", "SLAVE_METHODS",
@@ -71,7 +72,7 @@ class ActionMenu(urwid.WidgetWrap):
             label, text, _method, _danger = entry
             button = urwid.Button(label, lambda _b, e=entry: on_choose(e))
             items.append(urwid.AttrMap(button, "button", "button-focus"))
-            items.append(urwid.Padding(urwid.Text(("dim-dialog", text)),
+            items.append(urwid.Padding(measure.text(("dim-dialog", text)),
                                        left=4))
         items.append(urwid.Divider())
         items.append(urwid.Text(("dim-dialog", "Enter chooses; Esc closes.")))
@@ -80,12 +81,12 @@ class ActionMenu(urwid.WidgetWrap):
         body = self._list
         if note:
             # above the list, so it is seen whatever the list's scroll
-            body = urwid.Pile([("pack", urwid.Text(("dim-dialog", note))),
+            body = urwid.Pile([("pack", measure.text(("dim-dialog", note))),
                                ("pack", urwid.Divider()), body],
                               focus_item=2)
         body = urwid.Padding(body, left=1, right=1)
         super().__init__(urwid.AttrMap(
-            urwid.LineBox(body, title=printable(title, 60)), "dialog"))
+            measure.line_box(body, printable(title, 60)), "dialog"))
 
     def keypress(self, size, key):
         if key == "esc":
@@ -110,7 +111,7 @@ class LogView(urwid.WidgetWrap):
         when, sid, text = entry
         who = "master" if sid is None else f"slave {sid}"
         attr = "text-silent" if text.startswith("bad frame") else None
-        return urwid.Text(
+        return measure.text(
             [("dim", fmt.clock(when) + " "), (attr, f"{who:<10} "),
              (attr, printable(text, 300))], wrap="ellipsis")
 

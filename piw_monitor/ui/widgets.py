@@ -17,6 +17,7 @@ import urwid
 from ..model import STATES, Slave
 from ..sanitize import printable
 from . import format as fmt
+from . import measure
 
 __all__ = [
     "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
@@ -180,7 +181,7 @@ class SlaveRow(ListRow):
     def render(self, size, focus=False):
         (maxcol,) = size
         self.view.drawn.add(self)
-        text = urwid.Text(self.markup(maxcol, focus), wrap="clip")
+        text = measure.text(self.markup(maxcol, focus), wrap="clip")
         return text.render((maxcol,))
 
 
@@ -259,7 +260,7 @@ class ColumnHeader(urwid.Widget):
                 title = title[:max(width - 1, 0)] + arrow
             titles.append(title)
         left, task = layout.cells(*titles)
-        return urwid.Text(
+        return measure.text(
             ("colhead", left + task), wrap="clip").render((maxcol,))
 
     def mouse_event(self, size, event, button, col, row, focus):
@@ -298,8 +299,8 @@ class MasterRow(ListRow):
             "", words)
         base = "focus" if focus else "selected" if self.selected else \
             "master-row"
-        return urwid.Text([(base, left), (base, task)],
-                          wrap="clip").render((maxcol,))
+        return measure.text([(base, left), (base, task)],
+                            wrap="clip").render((maxcol,))
 
 
 class EmptyRow(urwid.Text):
@@ -309,7 +310,7 @@ class EmptyRow(urwid.Text):
     selected = False
 
     def __init__(self):
-        super().__init__("")
+        super().__init__("", layout=measure.LAYOUT)
         self.explain("")
 
     def explain(self, filter_text, total=0):
@@ -534,8 +535,8 @@ class MasterHeader(urwid.WidgetWrap):
         self.status_queue = status_queue
         #: the list, when it is filtered the counts say how many are shown
         self.slave_list = None
-        self._line1 = urwid.Text("", wrap="ellipsis")
-        self._line2 = urwid.Text("", wrap="ellipsis")
+        self._line1 = measure.text("", wrap="ellipsis")
+        self._line2 = measure.text("", wrap="ellipsis")
         super().__init__(urwid.AttrMap(
             urwid.Pile([self._line1, self._line2]), "header"))
         self.update()
@@ -631,7 +632,7 @@ class StatusLine(urwid.WidgetWrap):
     HINT = "h: help  Tab: list/buttons  p r k t q: actions"
 
     def __init__(self):
-        self._text = urwid.Text(("status", self.HINT), wrap="ellipsis")
+        self._text = measure.text(("status", self.HINT), wrap="ellipsis")
         super().__init__(urwid.AttrMap(self._text, "status"))
 
     @property
