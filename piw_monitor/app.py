@@ -47,8 +47,9 @@ from .ui.palette import PALETTE
 __all__ = ["main", "Monitor", "refresh_delay", "utcnow"]
 
 #: Frames handled per wake-up before the loop gets a chance to serve keys and
-#: draw (500 frames are a few milliseconds of work).
-DRAIN_LIMIT = 500
+#: draw (2000 frames are about 10 ms of work: well inside the 50 ms a key
+#: may take to show, and few enough wake-ups that their own cost is small).
+DRAIN_LIMIT = 2000
 
 #: With this environment variable set, F12 injects an error, for the tests
 #: that prove an unexpected error anywhere takes the clean crash path:
@@ -216,6 +217,7 @@ class Monitor:
             unhandled_input=self._unhandled)
         self._refresh_due = False
         self._refresh_cost = 0.0   # how long the last refresh took
+        self._refreshed_at = 0.0   # time.perf_counter() after the last one
         self._drain_due = False
         self.refreshes = 0
         self._fault = None   # where an injected fault goes off (tests only)
@@ -309,9 +311,12 @@ class Monitor:
     def _schedule_refresh(self):
         if not self._refresh_due:
             self._refresh_due = True
-            self._alarm(
-                refresh_delay(self._refresh_cost + self.loop.draw_cost),
-                self._refresh)
+            # paced from the last refresh, not from now: the first news
+            # after a quiet spell shows at once, and a burst's last frames
+            # wait at most one interval
+            wait = refresh_delay(self._refresh_cost + self.loop.draw_cost) \
+                - (time.perf_counter() - self._refreshed_at)
+            self._alarm(max(wait, 0), self._refresh)
 
     def _refresh(self):
         if self._fault is not None:
@@ -320,7 +325,8 @@ class Monitor:
         self._refresh_due = False
         self.refreshes += 1
         self.console.refresh(self.clock())
-        self._refresh_cost = time.perf_counter() - start
+        self._refreshed_at = time.perf_counter()
+        self._refresh_cost = self._refreshed_at - start
 
     def _schedule_tick(self):
         # tick on the wall clock's second, so timers move together
