@@ -85,7 +85,7 @@ class Master:
         "label", "started", "os_name", "os_version", "board_revision",
         "board_serial", "first_seen", "last_seen", "stats", "paused",
         "paused_since", "connected", "lost_at", "broken_replays",
-        "replay_in", "replays", "link_ups", "hello_link_up",
+        "replay_in", "replays", "link_ups", "hello_link_up", "problem",
     )
 
     def __init__(self):
@@ -122,6 +122,10 @@ class Master:
         #: previous connection's)
         self.link_ups = 0
         self.hello_link_up = 0
+        #: why the link cannot reach the master (the latest
+        #: :class:`~piw_monitor.protocol.LinkProblem` naming a cause), or
+        #: None: not known, or connected
+        self.problem = None
 
     @property
     def run_known(self):
@@ -365,6 +369,7 @@ class Farm:
             p.LinkUp: self._link_up,
             p.LinkDown: self._link_down,
             p.CommandSent: self._command_sent,
+            p.LinkProblem: self._link_problem,
         }
 
     # ------------------------------------------------------------ queries
@@ -636,6 +641,7 @@ class Farm:
         m.lost_at = None
         m.replay_in = ev.replay_in
         m.link_ups += 1
+        m.problem = None
         self._changes.master = True
         self._log(now, None, "connected to the master" + (
             f"; asking for its replay in {ev.replay_in:.0f} s"
@@ -652,6 +658,14 @@ class Farm:
             why.append(f"{ev.broken_replays} replays in a row broke it")
         self._log(now, None, "connection to the master lost" + (
             f" ({'; '.join(why)})" if why else ""))
+
+    def _link_problem(self, ev, now):
+        m = self.master
+        m.problem = ev if ev.cause else None
+        self._changes.master = True
+        self._log(now, None, f"cannot reach the master: {ev.describe()}"
+                  if ev.cause else "the cause found before is gone; still "
+                  "waiting for the master")
 
     def _command_sent(self, ev, now):
         m = self.master

@@ -107,6 +107,7 @@ class Console(urwid.WidgetWrap):
         self.dialog = None
         self._was_connected = False
         self._links_lost = 0
+        self._problem_shown = None
         if actions.read_only:
             self.status.show(
                 "Read-only: watching only; no command can be sent. "
@@ -143,7 +144,26 @@ class Console(urwid.WidgetWrap):
             self.log_view.update()
 
     def _note_connection(self):
-        """Say on the status line when the master comes and goes."""
+        """
+        Say on the status line when the master comes and goes, and why it
+        cannot be reached when the link has found out.
+        """
+        self._note_link()
+        master = self.farm.master
+        problem = master.problem
+        if problem is self._problem_shown or master.connected:
+            self._problem_shown = problem
+            return
+        self._problem_shown = problem
+        if problem is not None:
+            self.status.show(
+                f"Cannot reach the master: {problem.describe()}", error=True)
+        else:
+            self.status.show(
+                "The cause found before is gone; waiting for the master at "
+                f"{self.header.status_queue}.")
+
+    def _note_link(self):
         master = self.farm.master
         if master.connected == self._was_connected:
             return
