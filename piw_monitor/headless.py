@@ -202,6 +202,11 @@ def _wait_for_replay(feeder, timeout):
     return True
 
 
+def _one_line(text):
+    """*text* with control characters replaced, for one line of output."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def _reader_gone(out):
     """
     The reader of *out* went away (``| head``): point its descriptor at
@@ -243,6 +248,7 @@ def run_once(link, clock, timeout, out=sys.stdout):
     except BrokenPipeError:
         _reader_gone(out)
     if not complete:
+        problem = feeder.farm.master.problem
         if feeder.hello_at is not None:
             why = "the master's replay did not settle"
         elif feeder.farm.master.known:
@@ -250,7 +256,9 @@ def run_once(link, clock, timeout, out=sys.stdout):
         else:
             why = "no answer from the master"
         print(f"piw-monitor: {why} at {link.status_queue} within "
-              f"{timeout:g} s", file=sys.stderr)
+              f"{timeout:g} s" + (f": {_one_line(problem.describe())}"
+                                  if problem is not None else ""),
+              file=sys.stderr)
         return UNKNOWN
     return OK
 
@@ -261,8 +269,9 @@ def run_stream(link, clock, timeout=None, out=sys.stdout):
     SIGTERM: the line being written is finished first) or until *timeout*
     seconds have passed, when given. Objects have a ``kind``: ``master``
     (the master's state), ``slave`` (one slave's state), ``removed`` (a
-    slave left the list) or ``bad-frame``. Returns 0, also when the reader
-    goes away (``| head``).
+    slave left the list) or ``bad-frame``. Each time the link finds a new
+    reason the master cannot be reached, one line on standard error names
+    it. Returns 0, also when the reader goes away (``| head``).
     """
     stop = []
     previous = {}
@@ -292,6 +301,7 @@ def _stream(link, clock, timeout, out, stop):
     last_master = None
     # slave id -> the state last printed for it
     shown = {}
+    problem = None
     while not stop and (deadline is None or time.monotonic() < deadline):
         wait = 0.2 if deadline is None else min(
             0.2, deadline - time.monotonic())
@@ -301,6 +311,14 @@ def _stream(link, clock, timeout, out, stop):
             feeder.tick()
             next_tick = time.monotonic() + 1
         changes = farm.take_changes()
+        if farm.master.problem is not problem:
+            problem = farm.master.problem
+            if problem is not None:
+                # for the person running it: the stream itself (stdout)
+                # keeps its schema
+                print("piw-monitor: cannot reach the master: "
+                      f"{_one_line(problem.describe())}", file=sys.stderr,
+                      flush=True)
         now = clock()
         stamp = now.isoformat()
         lines = []
@@ -339,7 +357,8 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     """
     The probe's verdict on *farm* at *now*: (status, summary, performance
     data). *heard* says whether the master's replay was complete; when it
-    was not, nothing is known of the farm and the verdict is CRITICAL.
+    was not, nothing is known of the farm and the verdict is CRITICAL (with
+    the reason the master cannot be reached, when the link found one).
     WARNING and CRITICAL come from *warn_silent* and *crit_silent* silent
     slaves or more, and when the master's free disk is at most *warn_disk*
     or *crit_disk* percent.
@@ -353,6 +372,9 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     if not heard:
         if m.connected:
             return CRITICAL, "master not answering", []
+        if m.problem is not None:
+            return (CRITICAL, "master not reachable: "
+                    f"{_one_line(m.problem.describe())}", [])
         return CRITICAL, "master not reachable", []
     counts = farm.counts(now)
     slaves = sum(counts.values())
