@@ -227,13 +227,15 @@ def _reader_gone(out):
         os.close(devnull)
 
 
-def run_once(link, clock, timeout, out=sys.stdout):
+def run_once(link, clock, timeout, out=None):
     """
     ``--once --json``: print one snapshot once the replay is complete.
     Returns 0, or 3 when the replay was not complete within *timeout* (the
     snapshot is printed all the same, with ``"complete": false``), or 130
     when interrupted (Ctrl-C) before (nothing is printed on stdout then).
+    *out* is standard output (the one of the time of the call) by default.
     """
+    out = sys.stdout if out is None else out
     feeder = _Feeder(link, clock)
     try:
         complete = _wait_for_replay(feeder, timeout)
@@ -263,7 +265,7 @@ def run_once(link, clock, timeout, out=sys.stdout):
     return OK
 
 
-def run_stream(link, clock, timeout=None, out=sys.stdout):
+def run_stream(link, clock, timeout=None, out=None):
     """
     ``--json``: one JSON object per change until interrupted (SIGINT or
     SIGTERM: the line being written is finished first) or until *timeout*
@@ -273,6 +275,7 @@ def run_stream(link, clock, timeout=None, out=sys.stdout):
     reason the master cannot be reached, one line on standard error names
     it. Returns 0, also when the reader goes away (``| head``).
     """
+    out = sys.stdout if out is None else out
     stop = []
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -419,11 +422,13 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     return status, summary, perf
 
 
-def run_check(link, clock, timeout, out=sys.stdout, **thresholds):
+def run_check(link, clock, timeout, out=None, **thresholds):
     """
-    ``--check``: print the probe's line and return its exit status (3,
-    UNKNOWN, when the probe fails or is interrupted with Ctrl-C).
+    ``--check``: print the probe's line (on *out*, by default standard
+    output) and return its exit status (3, UNKNOWN, when the probe fails or
+    is interrupted with Ctrl-C).
     """
+    out = sys.stdout if out is None else out
     try:
         feeder = _Feeder(link, clock)
         heard = _wait_for_replay(feeder, timeout)
