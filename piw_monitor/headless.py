@@ -255,6 +255,9 @@ def quiet_master(feeder):
     m = feeder.farm.master
     return (feeder.hello_at is not None and not feeder.farm.slaves
             and not m.paused and not feeder.live_stats)
+def _one_line(text):
+    """*text* with control characters replaced, for one line of output."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _reader_gone(out):
@@ -277,13 +280,15 @@ def _reader_gone(out):
         os.close(devnull)
 
 
-def run_once(link, clock, timeout, out=sys.stdout):
+def run_once(link, clock, timeout, out=None):
     """
     ``--once --json``: print one snapshot once the replay is complete.
     Returns 0, or 3 when the replay was not complete within *timeout* (the
     snapshot is printed all the same, with ``"complete": false``), or 130
     when interrupted (Ctrl-C) before (nothing is printed on stdout then).
+    *out* is standard output (the one of the time of the call) by default.
     """
+    out = sys.stdout if out is None else out
     feeder = _Feeder(link, clock)
     try:
         complete = _wait_for_replay(feeder, timeout)
@@ -303,6 +308,7 @@ def run_once(link, clock, timeout, out=sys.stdout):
             print(f"piw-monitor: {trouble}", file=sys.stderr)
             if feeder.farm.master.trouble_fatal:
                 return UNKNOWN
+        problem = feeder.farm.master.problem
         if feeder.hello_at is not None:
             why = "the master's replay did not settle"
         elif feeder.farm.master.known:
@@ -310,20 +316,24 @@ def run_once(link, clock, timeout, out=sys.stdout):
         else:
             why = "no answer from the master"
         print(f"piw-monitor: {why} at {_where(link)} within "
-              f"{timeout:g} s", file=sys.stderr)
+              f"{timeout:g} s" + (f": {_one_line(problem.describe())}"
+                                  if problem is not None else ""),
+              file=sys.stderr)
         return UNKNOWN
     return OK
 
 
-def run_stream(link, clock, timeout=None, out=sys.stdout):
+def run_stream(link, clock, timeout=None, out=None):
     """
     ``--json``: one JSON object per change until interrupted (SIGINT or
     SIGTERM: the line being written is finished first) or until *timeout*
     seconds have passed, when given. Objects have a ``kind``: ``master``
     (the master's state), ``slave`` (one slave's state), ``removed`` (a
-    slave left the list) or ``bad-frame``. Returns 0, also when the reader
-    goes away (``| head``).
+    slave left the list) or ``bad-frame``. Each time the link finds a new
+    reason the master cannot be reached, one line on standard error names
+    it. Returns 0, also when the reader goes away (``| head``).
     """
+    out = sys.stdout if out is None else out
     stop = []
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -352,6 +362,7 @@ def _stream(link, clock, timeout, out, stop):
     last_master = None
     # slave id -> the state last printed for it
     shown = {}
+    problem = None
     while not stop and (deadline is None or time.monotonic() < deadline):
         wait = 0.2 if deadline is None else min(
             0.2, deadline - time.monotonic())
@@ -361,6 +372,14 @@ def _stream(link, clock, timeout, out, stop):
             feeder.tick()
             next_tick = time.monotonic() + 1
         changes = farm.take_changes()
+        if farm.master.problem is not problem:
+            problem = farm.master.problem
+            if problem is not None:
+                # for the person running it: the stream itself (stdout)
+                # keeps its schema
+                print("piw-monitor: cannot reach the master: "
+                      f"{_one_line(problem.describe())}", file=sys.stderr,
+                      flush=True)
         now = clock()
         stamp = now.isoformat()
         lines = []
@@ -399,7 +418,8 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     """
     The probe's verdict on *farm* at *now*: (status, summary, performance
     data). *heard* says whether the master's replay was complete; when it
-    was not, nothing is known of the farm and the verdict is CRITICAL
+    was not, nothing is known of the farm and the verdict is CRITICAL, with
+    the reason the master cannot be reached when the link found one
     (UNKNOWN when the way to the master failed in a way that only the user
     can cure, such as an SSH key that the master's host refuses: the probe
     could not look).
@@ -422,6 +442,9 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
             return UNKNOWN, f"master not reachable: {m.trouble}", []
         if m.trouble:
             return CRITICAL, f"master not reachable: {m.trouble}", []
+        if m.problem is not None:
+            return (CRITICAL, "master not reachable: "
+                    f"{_one_line(m.problem.describe())}", [])
         return CRITICAL, "master not reachable", []
     counts = farm.counts(now)
     slaves = sum(counts.values())
@@ -474,11 +497,13 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     return status, summary, perf
 
 
-def run_check(link, clock, timeout, out=sys.stdout, **thresholds):
+def run_check(link, clock, timeout, out=None, **thresholds):
     """
-    ``--check``: print the probe's line and return its exit status (3,
-    UNKNOWN, when the probe fails or is interrupted with Ctrl-C).
+    ``--check``: print the probe's line (on *out*, by default standard
+    output) and return its exit status (3, UNKNOWN, when the probe fails or
+    is interrupted with Ctrl-C).
     """
+    out = sys.stdout if out is None else out
     try:
         feeder = _Feeder(link, clock)
         heard = _wait_for_replay(feeder, timeout)

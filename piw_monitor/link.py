@@ -37,13 +37,29 @@ A connection that the far end accepts and then closes before any master
 answers, again and again (a tunnel, external or ours, whose far end has no
 master), is reported once per outage with an :class:`Unreachable`.
 
+While the link is not up it finds out why, every :data:`PROBE_EVERY`, and
+says so with a :class:`LinkProblem`: a thread *probes* each queue that is not
+connected the way 0MQ connects to it, with plain sockets (the socket file
+looked up and connected to for ``ipc://``, the host name resolved and its
+port connected to for ``tcp://``; nothing is ever sent), since 0MQ itself
+only says that it tries again, never why; and the socket monitors tell what
+happens past the connection (a handshake that fails, never completes, or is
+refused by a 0MQ socket of the wrong kind). The thread posts its findings
+through a pipe that :meth:`MasterLink.fds` includes, so nothing slow (a DNS
+lookup, a connection that times out) runs in the caller's loop.
+
 This module imports 0MQ and the protocol, never urwid nor the model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import select
+import socket
+import stat
+import threading
 import time
 
 import zmq
@@ -52,7 +68,7 @@ from zmq.utils.monitor import recv_monitor_message
 from . import protocol
 from .protocol import NotSent
 
-__all__ = ["MasterLink", "LinkError"]
+__all__ = ["MasterLink", "LinkError", "probe", "examine", "CAUSES"]
 
 #: Frames the status socket may hold before 0MQ stops reading from the master:
 #: no limit. With a limit, a monitor that falls that far behind (a replay from
@@ -116,6 +132,49 @@ HELLO_BACKOFF_MAX = dt.timedelta(seconds=60)
 #: the status socket closes at once: closing never takes longer than this.
 FLUSH_LINGER = 250
 
+#: How often the link looks for the reason it cannot reach the master while
+#: it is not connected (the first look is :data:`PROBE_GRACE` seconds after
+#: :meth:`~MasterLink.open`, time for a running master to answer first).
+PROBE_EVERY = dt.timedelta(seconds=3)
+PROBE_GRACE = 0.25
+
+#: How long, in seconds, a probe waits for a TCP connection to be accepted,
+#: then for the peer's first words (a 0MQ peer greets at once).
+PROBE_TIMEOUT = 2.0
+GREETING_WAIT = 0.5
+
+#: A connection that 0MQ made but whose handshake has not completed after
+#: this long is reported (a peer that accepts and says nothing).
+HANDSHAKE_WAIT = dt.timedelta(seconds=3)
+
+#: How long a handshake that failed or ended early counts as the sign that
+#: what a probe found listening is not the master (0MQ tries again every
+#: 100 ms or so, the link every second).
+EVIDENCE_AGE = dt.timedelta(seconds=6)
+
+#: The causes a :class:`~piw_monitor.protocol.LinkProblem` can name, by
+#: keyword (documented, with their fixes, in the manual's "When it cannot
+#: connect").
+CAUSES = {
+    "permission": "this user may not connect to the ipc socket",
+    "no-search": "this user may not enter a directory on the ipc path",
+    "no-socket": "no socket file at the ipc path",
+    "no-directory": "a directory on the ipc path does not exist",
+    "not-directory": "a part of the ipc path is a file, not a directory",
+    "not-socket": "the ipc path is a file of another kind",
+    "not-stream": "the ipc path is a socket of another type",
+    "stale-socket": "a socket file with nothing listening on it",
+    "refused": "nothing listens there (connection refused)",
+    "no-resolve": "the host name does not resolve",
+    "ipv6-only": "the host name has IPv6 addresses only",
+    "no-answer": "no answer to a TCP connection within the timeout",
+    "unreachable": "the host or network cannot be reached",
+    "not-zmq": "something answers, but not as a 0MQ socket",
+    "no-handshake": "something accepts connections but never answers",
+    "wrong-type": "a 0MQ socket of the wrong kind answers",
+    "error": "any other error connecting (named by the system)",
+}
+
 #: Why :meth:`MasterLink.send` sent nothing (:class:`~piw_monitor.protocol.NotSent`).
 NOT_CONNECTED = "not connected to the master: nothing was sent"
 READ_ONLY = "read-only mode: nothing was sent"
@@ -126,7 +185,8 @@ TUNNEL_DOWN = "the SSH tunnel is down: nothing was sent"
 REFUSALS = 2
 
 _MONITOR_EVENTS = (
-    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    zmq.EVENT_CONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
     | zmq.EVENT_DISCONNECTED
     | zmq.EVENT_CONNECTED
     | zmq.EVENT_CONNECT_RETRIED
@@ -182,6 +242,230 @@ def _printable(text, limit=200):
     return short + ("..." if len(text) > limit else "")
 
 
+# ------------------------------------------------------------ probing
+#
+# Plain functions of the address, run in the probe thread: they touch no 0MQ
+# socket and send nothing, they only connect (and close at once).
+
+_LATE = "is the master running? is the path right?"
+_OTHER_USER = "the master runs as another user?"
+
+
+def probe(address, timeout=PROBE_TIMEOUT):
+    """
+    Find out whether *address* (``ipc://PATH`` or ``tcp://HOST:PORT``) can
+    be connected to, the way 0MQ connects to it, but with a plain socket and
+    sending nothing: the ipc path is looked up and connected to; the tcp
+    host is resolved (IPv4 first, as 0MQ does, unless the host is an IPv6
+    address in brackets) and its port connected to, for up to *timeout*
+    seconds.
+
+    Returns None when a connection can be made (whatever listens there),
+    else ``(cause, detail, hint)``: a keyword of :data:`CAUSES`, one line
+    naming the cause and the address, and a short guess at the fix. Never
+    raises for what the system answers. It may block for *timeout* seconds
+    (and :data:`GREETING_WAIT`) and for as long as the system's resolver
+    takes: call it outside any user-facing loop.
+    """
+    return examine(address, timeout)[0]
+
+
+def examine(address, timeout=PROBE_TIMEOUT):
+    """
+    :func:`probe` *address*, and when a connection can be made, listen (for
+    up to :data:`GREETING_WAIT` seconds, sending nothing) to what the peer
+    says first: a 0MQ socket greets at once with the ZMTP signature.
+    Returns ``(problem, peer)``: *problem* as :func:`probe` returns it, and
+    *peer* one of ``"zmtp"`` (it greeted as 0MQ does), ``"other"`` (it said
+    something else, or hung up at once), ``"silent"`` (nothing) or None (no
+    connection, or no telling).
+    """
+    transport, sep, endpoint = address.partition("://")
+    if not sep or not endpoint:
+        return None, None
+    if transport == "ipc":
+        return _probe_ipc(address, endpoint)
+    if transport == "tcp":
+        return _probe_tcp(address, endpoint, timeout)
+    return None, None
+
+
+def _peer_kind(sock):
+    """What the peer connected on *sock* says first, without a word from us."""
+    try:
+        ready = select.select([sock], [], [], GREETING_WAIT)[0]
+        if not ready:
+            return "silent"
+        first = sock.recv(16)
+    except OSError:
+        return None
+    # ZMTP 2 and 3 open with 0xFF, 8 bytes of padding and 0x7F (ZMTP 1.0,
+    # which piwheels never spoke, is not recognised)
+    if len(first) >= 10 and first[0] == 0xFF and first[9] & 1:
+        return "zmtp"
+    if len(first) < 10 and first[:1] == b"\xff":
+        return "zmtp"   # the rest is on its way
+    return "other"
+
+
+def _probe_ipc(address, path):
+    if path.startswith("@"):
+        # a Linux abstract socket: no file, a name
+        return _connect_unix(address, "\0" + path[1:], abstract=True)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return _path_problem(address, path, exc), None
+    if not stat.S_ISSOCK(mode):
+        return ("not-socket", f"{address} is not a socket but "
+                f"{_file_kind(mode)}", "another file is in the way: "
+                "is the path right?"), None
+    return _connect_unix(address, path)
+
+
+def _file_kind(mode):
+    for test, name in ((stat.S_ISDIR, "a directory"),
+                       (stat.S_ISREG, "a regular file"),
+                       (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _path_problem(address, path, exc):
+    """Why *path* cannot be looked up (*exc*): which part of it is wrong."""
+    # from the root down to the socket's directory: the first one missing,
+    # not a directory, or closed to this user is the one to name
+    chain = []
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        chain.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for folder in reversed(chain):
+        try:
+            mode = os.stat(folder).st_mode
+        except FileNotFoundError:
+            return ("no-directory", f"no directory {folder} for {address}",
+                    _LATE)
+        except OSError:
+            break   # named below, from the error on the whole path
+        if not stat.S_ISDIR(mode):
+            return ("not-directory", f"{folder} is not a directory, in "
+                    f"{address}", "is the path right?")
+        if not os.access(folder, os.X_OK):
+            return ("no-search", f"permission denied on {address}: this "
+                    f"user may not enter {folder}", _OTHER_USER)
+    if isinstance(exc, FileNotFoundError):
+        return ("no-socket", f"no socket file at {address}", _LATE)
+    if isinstance(exc, PermissionError):
+        return ("permission", f"permission denied on {address}", _OTHER_USER)
+    return ("error", f"cannot look up {address}: {exc.strerror or exc}", "")
+
+
+def _connect_unix(address, target, abstract=False):
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as exc:
+        return ("error", f"cannot connect to {address}: {exc.strerror}",
+                ""), None
+    peer = None
+    try:
+        # a Unix connection is made or refused at once; non-blocking only
+        # so that a listener whose backlog is full cannot hold the probe
+        sock.setblocking(False)
+        code = sock.connect_ex(target)
+        if code == 0:
+            peer = _peer_kind(sock)
+    finally:
+        sock.close()
+    if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+        return None, peer
+    return _unix_error(address, code, abstract), None
+
+
+def _unix_error(address, code, abstract):
+    if code in (errno.EACCES, errno.EPERM):
+        return ("permission", f"permission denied on {address}", _OTHER_USER)
+    if code == errno.ECONNREFUSED:
+        if abstract:
+            return ("refused", f"nothing listens on {address} (connection "
+                    "refused)", "is the master running?")
+        return ("stale-socket", f"nothing listens on {address} (connection "
+                "refused): its socket file is left over",
+                "from a master that stopped: is the master running?")
+    if code == errno.ENOENT:
+        return ("no-socket", f"no socket file at {address}", _LATE)
+    if code == errno.EPROTOTYPE:
+        return ("not-stream", f"{address} is a socket of another type "
+                "(not a stream)", "not the master's address?")
+    return ("error", f"cannot connect to {address}: {os.strerror(code)}", "")
+
+
+def _probe_tcp(address, endpoint, timeout):
+    host, _, port = endpoint.rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        return None, None
+    try:
+        if host.startswith("[") and host.endswith("]"):
+            infos = socket.getaddrinfo(
+                host[1:-1], port, socket.AF_INET6, socket.SOCK_STREAM, 0,
+                socket.AI_NUMERICHOST)
+        else:
+            # the blocking part: a DNS lookup
+            infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            ipv4 = [info for info in infos if info[0] == socket.AF_INET]
+            if infos and not ipv4:
+                # 0MQ looks up IPv4 addresses only for a host name
+                return ("ipv6-only", f"the host name {host} of {address} has "
+                        "IPv6 addresses only", "write the IPv6 address in "
+                        "brackets, as in tcp://[::1]:5555"), None
+            infos = ipv4
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return ("no-resolve", f"the host name {host} of {address} does not "
+                f"resolve ({reason})", "is the host name right?"), None
+    if not infos:
+        return ("no-resolve", f"the host name {host} of {address} does not "
+                "resolve", "is the host name right?"), None
+    family, kind, proto, _, sockaddr = infos[0]
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        return ("unreachable", f"{address} cannot be reached: "
+                f"{exc.strerror}", "check the host and the network"), None
+    try:
+        sock.settimeout(timeout)
+        sock.connect(sockaddr)
+        return None, _peer_kind(sock)
+    except TimeoutError:
+        return ("no-answer", f"no answer from {address} within "
+                f"{timeout:g} s", "a firewall, or the host is down?"), None
+    except ConnectionRefusedError:
+        return ("refused", f"connection refused by {address}: nothing "
+                f"listens on port {port}", "is the master running, and on "
+                "this port?"), None
+    except OSError as exc:
+        if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH,
+                         errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return ("unreachable", f"{address} cannot be reached: "
+                    f"{exc.strerror}", "check the host and the network"), None
+        return ("error", f"cannot connect to {address}: "
+                f"{exc.strerror or exc}", ""), None
+    finally:
+        sock.close()
+
+
+def _needs_ipv6(address):
+    """True for a tcp:// address whose host is an IPv6 address in brackets."""
+    return address.startswith("tcp://[")
+
+
 class _Queue:
     """One of the two queues: its socket, monitor socket and connection state."""
 
@@ -198,6 +482,13 @@ class _Queue:
         self.opened = False
         #: connections in a row closed by the far end before the handshake
         self.refused = 0
+        #: when 0MQ connected, while the handshake has not ended (either way)
+        self.engaged_at = None
+        #: when a handshake last failed or a connection ended before its
+        #: handshake completed
+        self.failed_at = None
+        #: the socket type the master's end must have, for messages
+        self.peer = "PUB" if sock.type == zmq.SUB else "PULL"
 
     def connect(self):
         self.sock.connect(self.address)
@@ -283,6 +574,20 @@ class MasterLink:
         #: the SSH tunnel the sockets go through, or None
         self.tunnel = tunnel
         self._unreachable_said = False
+        # the diagnosis: the probe thread's findings (start time, {queue
+        # name: problem or None}) and the pipe it wakes the loop with, under
+        # the lock; whether a probe runs; when the next may start; queue
+        # name -> (time, problem or None) of the latest probe; the problem
+        # last reported (a tuple), and whether to judge again
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._results = None
+        self._wake = None
+        self._probing = False
+        self._next_probe = None
+        self._probed = {}
+        self._reported = None
+        self._judge_due = False
 
     def __enter__(self):
         self.open()
@@ -304,6 +609,7 @@ class MasterLink:
             raise LinkError("the master link is closed")
         if self._opened:
             return
+        self._stop.clear()   # set by a failed open's release
         self._context = self._given_context or zmq.Context()
         try:
             self._sub = self._make_queue(
@@ -319,10 +625,14 @@ class MasterLink:
                         zmq.IMMEDIATE: 1,
                     })
                 self._connect(self._push)
+            self._wake = os.pipe()
+            for fd in self._wake:
+                os.set_blocking(fd, False)
         except BaseException:
             self._release()
             raise
         self._opened = True
+        self._start_probe(self._clock(), grace=PROBE_GRACE)
 
     def _make_queue(self, name, address, kind, options):
         sock = self._context.socket(kind)
@@ -331,6 +641,12 @@ class MasterLink:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT)
+            if _needs_ipv6(address):
+                # off by default, and then 0MQ cannot even parse an IPv6
+                # address: it retries for ever, silently. Only when needed:
+                # with it on, a host name resolves to IPv6 first, and a
+                # master listening on IPv4 only would not be found.
+                sock.setsockopt(zmq.IPV6, 1)
             for option, value in options.items():
                 sock.setsockopt(option, value)
             queue.monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
@@ -344,9 +660,13 @@ class MasterLink:
         try:
             queue.connect()
         except zmq.ZMQError as exc:
+            reason = zmq.strerror(exc.errno)
+            if exc.errno == errno.ENAMETOOLONG:
+                reason = ("the path is longer than the 107 bytes a Unix "
+                          "socket allows")
             raise LinkError(
                 f'invalid {queue.name} address "{_printable(queue.address)}": '
-                f"{zmq.strerror(exc.errno)}") from None
+                f"{reason}") from None
         except (TypeError, ValueError) as exc:
             raise LinkError(
                 f'invalid {queue.name} address "{_printable(queue.address)}": '
@@ -361,9 +681,11 @@ class MasterLink:
         """
         The file descriptors an external select loop must watch (for
         reading): the status socket's, the control socket's and their
-        monitors'. They are edge-triggered: call :meth:`drain` once right
-        after watching them, then whenever any is readable. Empty before
-        :meth:`open` and after :meth:`close`.
+        monitors', and the read end of the pipe through which the probe
+        thread posts what it found. They are edge-triggered: call
+        :meth:`drain` once right after watching them, then whenever any is
+        readable. The same descriptors from :meth:`open` to :meth:`close`;
+        empty before and after.
         """
         if not self._opened or self._closed:
             return []
@@ -371,6 +693,7 @@ class MasterLink:
         for queue in self._queues():
             result.append(queue.sock.getsockopt(zmq.FD))
             result.append(queue.monitor.getsockopt(zmq.FD))
+        result.append(self._wake[0])
         return result
 
     @property
@@ -396,7 +719,7 @@ class MasterLink:
         :meth:`send` queued a :class:`CommandSent`. Call :meth:`drain` again
         soon (without waiting for a wake-up).
         """
-        return self._more or bool(self._queued)
+        return self._more or bool(self._queued) or self._judge_due
 
     # ------------------------------------------------------------ receiving
 
@@ -411,6 +734,8 @@ class MasterLink:
         self._more = False
         if not self._opened or self._closed:
             return events
+        if self._probing:
+            self._take_findings()
         count = 0
         decode = protocol.decode_status
         append = events.append
@@ -445,6 +770,8 @@ class MasterLink:
                 append(event)
             self.frames_received += count - start
             self._read_monitors(events)
+            if self._judge_due:
+                self._diagnose(events)
             if self._hello_due:
                 self._send_hello()
             readable = self._readable()
@@ -555,16 +882,23 @@ class MasterLink:
             self._poll_tunnel(events)
         if event == zmq.EVENT_CONNECTED:
             queue.opened = True
-        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            queue.engaged_at = self._clock()
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             queue.up = True
             queue.lost_at = None
             queue.opened = False
             queue.refused = 0
+            queue.engaged_at = None
             if not self._up and self._sub.up and (
                     self._push is None or self._push.up) and self._tunnel_ok():
                 self._unreachable_said = False
                 self._up = True
                 self._asked_at = None
+                # a new diagnosis starts from nothing after the next loss
+                self._reported = None
+                self._probed = {}
+                for each in self._queues():
+                    each.failed_at = None
                 wait = None
                 if self._push is not None:
                     self._hello_due = True
@@ -592,8 +926,17 @@ class MasterLink:
                 self._unreachable_said = True
                 events.append(protocol.Unreachable(self._unreachable_reason(
                     queue)))
+            if not was_up and (event != zmq.EVENT_DISCONNECTED
+                               or queue.engaged_at is not None):
+                # a handshake failed, or the connection ended before it
+                # completed (what a 0MQ peer of the wrong kind does)
+                queue.failed_at = queue.lost_at
+            queue.engaged_at = None
             if self._up and was_up:
                 self._up = False
+                # give a master that restarts time to be back before
+                # looking for a reason
+                self._next_probe = queue.lost_at + PROBE_EVERY
                 self._hello_due = False
                 self._hello_at = None
                 if self._asked_at is None:
@@ -683,6 +1026,9 @@ class MasterLink:
         if not self._opened or self._closed:
             return
         self._poll_tunnel(self._queued)
+        if not self._up and not self._probing and (
+                self._next_probe is None or now >= self._next_probe):
+            self._start_probe(now)
         if self._hello_due:
             self._send_hello()
         if (self._up and self._hello_at is not None
@@ -700,6 +1046,128 @@ class MasterLink:
                 except zmq.ZMQError:
                     queue.lost_at = now
                 self._more = self._more or self._readable()
+
+    # ------------------------------------------------------------ diagnosis
+
+    def _start_probe(self, now, grace=0.0):
+        """Probe, in a thread, the queues 0MQ has not connected (after *grace* s)."""
+        self._next_probe = now + PROBE_EVERY
+        targets = [q for q in self._queues()
+                   if not q.up and q.engaged_at is None]
+        if not targets:
+            # nothing to knock on; time alone may have made a cause (a
+            # connection whose handshake never ends): judge at once
+            self._judge_due = True
+            return
+        self._probing = True
+        threading.Thread(
+            target=self._probe, args=(targets, now, grace),
+            name="piw-monitor probe", daemon=True).start()
+
+    def _probe(self, targets, started, grace):
+        # The probe thread: only plain sockets and the file system here,
+        # never a 0MQ socket (they are not thread-safe). It may outlive the
+        # link (a DNS lookup cannot be cut short): it is a daemon thread, and
+        # it posts nothing once the link is closed.
+        if grace and self._stop.wait(grace):
+            return
+        found = {}
+        for queue in targets:
+            if queue.up or queue.engaged_at is not None:
+                continue   # 0MQ got there meanwhile: no need to knock
+            try:
+                found[queue.name] = examine(queue.address)
+            except Exception as exc:  # a bug here must not hide the rest
+                found[queue.name] = ((
+                    "error", f"cannot check {_printable(queue.address)}: "
+                    f"{_printable(exc, 80)}", ""), None)
+        with self._lock:
+            if self._closed or self._wake is None:
+                return
+            self._results = (started, found)
+            try:
+                os.write(self._wake[1], b"!")
+            except OSError:
+                pass
+
+    def _take_findings(self):
+        """Collect what the probe thread posted, if it has finished."""
+        with self._lock:
+            # emptied under the lock: the thread writes its byte under it
+            # too, so no byte is left behind to keep the pipe readable
+            try:
+                while os.read(self._wake[0], 64):
+                    pass
+            except OSError:   # BlockingIOError: nothing left
+                pass
+            results, self._results = self._results, None
+        if results is None:
+            return
+        self._probing = False
+        started, found = results
+        if not self._up:
+            self._probed.update(found)
+            self._judge_due = True
+
+    def _queue_problem(self, queue, now):
+        """Why *queue* is not connected, as a (cause, detail, hint), or None."""
+        address = _printable(queue.address)
+        if queue.engaged_at is not None:
+            if now - queue.engaged_at >= HANDSHAKE_WAIT:
+                return ("no-handshake", f"{address} accepts connections but "
+                        "never completes a 0MQ handshake", "not the master's "
+                        "address, or a master that hangs?")
+            return None   # the handshake is under way
+        problem, peer = self._probed.get(queue.name, (None, None))
+        if problem is not None:
+            return (problem[0], problem[1].replace(
+                queue.address, address), problem[2])
+        if peer is None or queue.failed_at is None or (
+                now - queue.failed_at >= EVIDENCE_AGE):
+            # no connection to tell by, or no sign that 0MQ fails on it
+            return None
+        if peer == "zmtp":
+            return ("wrong-type", f"{address} is a 0MQ socket of the wrong "
+                    f"kind (the {queue.name} needs the master's "
+                    f"{queue.peer})", "the status and control queue "
+                    "addresses swapped?")
+        if peer == "silent":
+            return ("no-handshake", f"{address} accepts connections but "
+                    "never completes a 0MQ handshake", "not the master's "
+                    "address, or a master that hangs?")
+        return ("not-zmq", f"{address} answers, but not as a 0MQ socket",
+                "not the master's address?")
+
+    def _diagnose(self, events):
+        """Append a LinkProblem to *events* when the reason changed."""
+        self._judge_due = False
+        if self._up or not self._opened or self._closed:
+            return
+        now = self._clock()
+        queues = self._queues()
+        found = [(q, self._queue_problem(q, now)) for q in queues]
+        failing = [(q, p) for q, p in found if p is not None]
+        if not failing:
+            report = None
+        else:
+            queue, (cause, detail, hint) = failing[0]
+            if len(queues) == 2:
+                other = queues[1] if queue is queues[0] else queues[0]
+                other_problem = dict(found)[other]
+                if other_problem is None and (
+                        other.up or other.engaged_at is not None
+                        or self._probed.get(other.name, (None, None))[1]):
+                    # only one of the two answers: say which
+                    detail = (f"the {other.name} answers, the {queue.name} "
+                              f"does not: {detail}")
+                elif other_problem[0] == cause:
+                    detail += f", and the same at the {other.name}"
+            report = (cause, queue.name, queue.address, detail, hint)
+        if report == self._reported:
+            return
+        self._reported = report
+        events.append(protocol.LinkProblem(*report) if report
+                      else protocol.LinkProblem())
 
     # ------------------------------------------------------------ closing
 
@@ -719,6 +1187,12 @@ class MasterLink:
         self._release()
 
     def _release(self):
+        self._stop.set()
+        with self._lock:
+            # under the lock: the probe thread writes to the pipe under it
+            for fd in self._wake or ():
+                os.close(fd)
+            self._wake = None
         for queue in self._queues():
             try:
                 queue.close(FLUSH_LINGER if queue is self._push else 0)

@@ -268,7 +268,7 @@ class Master:
         "paused_since", "connected", "lost_at", "broken_replays",
         "replay_in", "replays", "link_ups", "hello_link_up", "clock",
         "hello_at", "replayed_slaves", "stats_history", "trouble",
-        "trouble_fatal", "trouble_retry", "tunnel",
+        "trouble_fatal", "trouble_retry", "tunnel", "problem",
     )
 
     def __init__(self):
@@ -328,6 +328,10 @@ class Master:
         self.trouble_retry = None
         #: the SSH tunnel: None (none), 'up' or 'down'
         self.tunnel = None
+        #: why the link cannot reach the master (the latest
+        #: :class:`~piw_monitor.protocol.LinkProblem` naming a cause), or
+        #: None: not known, or connected
+        self.problem = None
 
     @property
     def run_known(self):
@@ -649,6 +653,7 @@ class Farm:
             p.TunnelUp: self._tunnel_up,
             p.TunnelDown: self._tunnel_down,
             p.CommandSent: self._command_sent,
+            p.LinkProblem: self._link_problem,
         }
 
     # ------------------------------------------------------------ queries
@@ -1092,6 +1097,7 @@ class Farm:
         m.trouble = ""
         m.trouble_fatal = False
         m.trouble_retry = None
+        m.problem = None
         self._changes.master = True
         self._log(now, None, "connected to the master" + (
             f"; asking for its replay in {ev.replay_in:.0f} s"
@@ -1146,6 +1152,13 @@ class Farm:
         self._changes.master = True
         self._log(now, None, f"{m.trouble}; trying again in "
                   f"{ev.retry_in:.0f} s")
+    def _link_problem(self, ev, now):
+        m = self.master
+        m.problem = ev if ev.cause else None
+        self._changes.master = True
+        self._log(now, None, f"cannot reach the master: {ev.describe()}"
+                  if ev.cause else "the cause found before is gone; still "
+                  "waiting for the master")
 
     def _command_sent(self, ev, now):
         m = self.master

@@ -45,7 +45,7 @@ __all__ = [
     "SlaveStats", "SlaveAck", "SlaveSleep", "SlaveBuild", "SlaveCont",
     "SlaveSend", "SlaveDone", "SlaveDie", "BadFrame", "LinkEvent", "LinkUp",
     "LinkDown", "Overflow", "Unreachable", "TunnelUp", "TunnelDown",
-    "CommandSent", "Control",
+    "CommandSent", "LinkProblem", "Control",
     "decode_status", "encode_status", "decode_control", "encode_control",
     "hello", "pause", "resume", "kill", "skip", "quit_master",
     "NO_DATA", "MAX_FRAME_SIZE", "CONTROL_MESSAGES", "NotSent",
@@ -350,6 +350,28 @@ class CommandSent(LinkEvent):
     """
     message: str
     data: object = NO_DATA
+
+
+@dataclass(frozen=True, slots=True)
+class LinkProblem(LinkEvent):
+    """
+    Why the link cannot reach the master, as found while it waits for it.
+    *cause* is a keyword (the link's ``CAUSES`` lists them; empty: the
+    problem reported before is no longer found, and the link still waits),
+    *queue* the queue it is about (``"status queue"`` or ``"control
+    queue"``), *address* that queue's address, *detail* one line naming the
+    cause and the address (``"permission denied on ipc:///tmp/piw-status"``)
+    and *hint* a short guess at the fix (may be empty).
+    """
+    cause: str = ""
+    queue: str = ""
+    address: str = ""
+    detail: str = ""
+    hint: str = ""
+
+    def describe(self):
+        """The detail and the hint in one line, as the monitor shows them."""
+        return f"{self.detail} ({self.hint})" if self.hint else self.detail
 
 
 @dataclass(frozen=True, slots=True)

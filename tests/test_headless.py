@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -576,8 +577,11 @@ def test_once_json_without_a_master(nobody, home):
     assert data["slaves"] == []
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert lines[0] == (f"piw-monitor: no answer from the master at "
-                        f"{nobody[0]} within 1 s")
+    # and why: the link found it out meanwhile
+    assert lines[0] == (
+        f"piw-monitor: no answer from the master at {nobody[0]} within 1 s: "
+        f"no socket file at {nobody[0]}, and the same at the control queue "
+        "(is the master running? is the path right?)")
 
 
 # ------------------------------------------------------------ --json
@@ -693,8 +697,39 @@ def test_check_without_a_master(nobody, home):
     result = run([*queues(nobody), "--check", "--timeout", "1"], home)
     assert time.monotonic() - start < 4
     assert result.returncode == 2
-    assert result.stdout == "CRITICAL - piwheels master not reachable\n"
+    assert result.stdout == (
+        f"CRITICAL - piwheels master not reachable: no socket file at "
+        f"{nobody[0]}, and the same at the control queue (is the master "
+        "running? is the path right?)\n")
     assert result.stderr == ""
+
+
+def test_json_stream_names_the_cause_on_stderr(tmp_path, home):
+    # a socket file left over at the status queue (the control queue is
+    # missing too: the first queue is named); the stream is unchanged
+    status = f"ipc://{tmp_path}/status"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "status"))   # left over: nobody listens
+        result = run(["--status-queue", status, "--control-queue",
+                      f"ipc://{tmp_path}/control", "--json", "--timeout",
+                      "2"], home)
+    assert result.returncode == 0
+    assert ndjson(result.stdout)[0]["state"] == "waiting"
+    assert result.stderr == (
+        f"piw-monitor: cannot reach the master: nothing listens on {status} "
+        "(connection refused): its socket file is left over (from a master "
+        "that stopped: is the master running?)\n")
+
+
+def test_judge_names_the_cause_when_nothing_was_heard():
+    farm = model.Farm()
+    farm.apply(p.LinkProblem(
+        "permission", "status queue", "ipc:///tmp/piw-status",
+        "permission denied on ipc:///tmp/piw-status",
+        "the master runs as another user?"), T0)
+    assert headless.judge(farm, T0, heard=False) == (
+        headless.CRITICAL, "master not reachable: permission denied on "
+        "ipc:///tmp/piw-status (the master runs as another user?)", [])
 
 
 @pytest.mark.parametrize("options, status, word", [

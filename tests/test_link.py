@@ -566,7 +566,8 @@ def test_read_only(master_ctx, ipc_addrs, make_link):
     pub.bind(ipc_addrs[0])
     try:
         link = make_link(read_only=True)
-        assert len(link.fds()) == 2  # the status socket and its monitor
+        # the status socket, its monitor, and the probe thread's pipe
+        assert len(link.fds()) == 3
         # up with no control queue at all, and no HELLO can go anywhere
         d = Driver(link).run(up)
         assert d.of(p.LinkUp)

@@ -953,3 +953,26 @@ def test_why_the_master_is_unreachable():
     farm.apply(p.Unreachable("nothing answers"), T0)
     assert m.trouble == ""
     assert farm.frames == 0   # none of these came off the wire
+def test_a_link_problem_is_kept_until_the_link_comes_up():
+    farm = model.Farm()
+    m = farm.master
+    farm.take_changes()
+    problem = p.LinkProblem(
+        "permission", "status queue", "ipc:///tmp/piw-status",
+        "permission denied on ipc:///tmp/piw-status",
+        "the master runs as another user?")
+    farm.apply(problem, at(1))
+    assert farm.take_changes().master
+    assert m.problem is problem
+    assert m.state(at(1)) == "waiting"   # still waiting, now with a reason
+    assert farm.frames == 0
+    assert farm.log[-1][2] == (
+        "cannot reach the master: permission denied on "
+        "ipc:///tmp/piw-status (the master runs as another user?)")
+    # the link found the cause gone, without a connection yet
+    farm.apply(p.LinkProblem(), at(2))
+    assert m.problem is None
+    assert "still waiting" in farm.log[-1][2]
+    farm.apply(problem, at(3))
+    farm.apply(p.LinkUp(), at(4))
+    assert m.problem is None

@@ -944,3 +944,44 @@ def test_menu_actions_still_go_out_on_the_same_slave_and_run(h):
     assert h.link.sent == [("KILL", 2)]
     h.press("home", "enter", "down", "down", "down", "enter", "y")
     assert h.link.sent[-1] == ("KILL", None)
+
+
+PERMISSION = p.LinkProblem(
+    "permission", "status queue", "ipc:///tmp/piw-status",
+    "permission denied on ipc:///tmp/piw-status",
+    "the master runs as another user?")
+
+
+def test_the_reason_the_master_cannot_be_reached_is_shown(h):
+    h.feed(PERMISSION)
+    screen = h.screen()
+    reason = ("permission denied on ipc:///tmp/piw-status (the master runs "
+              "as another user?)")
+    assert screen[0].startswith("Cannot reach the master: permission denied")
+    assert screen[-2].startswith("Cannot reach the master: permission denied")
+    h.press("l")
+    assert f"cannot reach the master: {reason}" in h.text(size=(160, 24))
+    h.press("l")
+    # it connects: the reason goes, and the line says connected
+    h.feed(p.LinkUp(), master_hello(h.now))
+    assert "Cannot reach" not in h.text()
+    assert "Connected to the master at ipc:///tmp/piw-status" in h.screen()[-2]
+
+
+def test_the_reason_is_shown_after_the_connection_is_lost(h):
+    h.feed(p.LinkUp())
+    farm_of(h)
+    h.feed(p.LinkDown("status queue disconnected"))
+    assert "Lost the connection" in h.screen()[-2]
+    h.feed(p.LinkProblem(
+        "stale-socket", "status queue", "ipc:///tmp/piw-status",
+        "nothing listens on ipc:///tmp/piw-status (connection refused): "
+        "its socket file is left over", "from a master that stopped: is "
+        "the master running?"))
+    assert "silent since" in h.screen()[0]
+    assert "connection lost: nothing listens on ipc:///tmp/piw-status" \
+        in h.screen(size=(160, 24))[0]
+    assert h.screen()[-2].startswith("Cannot reach the master: nothing listens")
+    # a cause found gone: said so, waiting goes on
+    h.feed(p.LinkProblem())
+    assert "cause found before is gone" in h.screen()[-2]

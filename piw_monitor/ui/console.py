@@ -110,6 +110,7 @@ class Console(urwid.WidgetWrap):
         self._links_lost = 0
         self._trouble = ""
         self._tunnel = None
+        self._problem_shown = None
         if actions.read_only:
             self.status.show(
                 "Read-only: watching only; no command can be sent. "
@@ -148,7 +149,8 @@ class Console(urwid.WidgetWrap):
     def _note_connection(self):
         """
         Say on the status line when the master comes and goes, and why it
-        cannot be reached (an SSH tunnel down, in ssh's own words).
+        cannot be reached: an SSH tunnel down (in ssh's own words), or the
+        cause the link found (no socket file, permission denied, ...).
         """
         self._note_link()
         master = self.farm.master
@@ -166,6 +168,18 @@ class Console(urwid.WidgetWrap):
                 self.status.show(
                     f"SSH tunnel up; waiting for the master at "
                     f"{self.header.status_queue}.")
+        problem = master.problem
+        if problem is self._problem_shown or master.connected:
+            self._problem_shown = problem
+            return
+        self._problem_shown = problem
+        if problem is not None:
+            self.status.show(
+                f"Cannot reach the master: {problem.describe()}", error=True)
+        elif not master.trouble:
+            self.status.show(
+                "The cause found before is gone; waiting for the master at "
+                f"{self.header.status_queue}.")
 
     def _note_link(self):
         master = self.farm.master

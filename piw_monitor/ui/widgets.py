@@ -549,6 +549,7 @@ class MasterHeader(urwid.WidgetWrap):
         state = m.state(now)
         # no label before the master's HELLO (read-only: until a replay)
         name = f"Master {printable(m.label, 40)}" if m.label else "Master"
+        problem = m.problem
         if state == "waiting":
             if m.connected:
                 # connected to the socket, but the master has not spoken:
@@ -556,12 +557,18 @@ class MasterHeader(urwid.WidgetWrap):
                 return ("header-warn",
                         f"Connected to {printable(self.status_queue, 120)}; "
                         "waiting for the master to answer")
+            if problem is not None:
+                # the cause first: the line is cut at the terminal's width
+                return ("header-bad", "Cannot reach the master: "
+                        f"{printable(problem.describe(), 200)}")
             return ("header-warn",
                     f"Waiting for the master at "
                     f"{printable(self.status_queue, 120)}")
         if state in ("silent", "lost"):
             since = fmt.clock(m.last_seen or m.lost_at)
             why = "connection lost" if state == "lost" else "no word"
+            if state == "lost" and problem is not None:
+                why += f": {printable(problem.describe(), 200)}"
             return ("header-bad",
                     f"{name} silent since {since} ({why}); "
                     "showing the last known state")
