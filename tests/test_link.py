@@ -14,6 +14,7 @@ import select
 import threading
 import time
 
+import cbor2
 import pytest
 import zmq
 
@@ -604,3 +605,40 @@ def test_bad_frames_then_good_ones(master, make_link):
     master.publish(numbered(1, 7))
     d.run(lambda d: 7 in numbers(d.events))
     assert not d.of(p.LinkDown)
+
+
+def test_a_backlog_past_the_memory_bound_is_shed_and_a_replay_asked(
+        master, make_link, monkeypatch):
+    # issue 14, finding 4: a monitor that falls behind a flood must not grow
+    # without bound. The bound is set just above what the process holds
+    # now; the flood (40 MB of frames the link has not read yet) takes it
+    # past it.
+    link = make_link()
+    d = Driver(link).run(up)
+    assert master.recv() == HELLO
+    master.wait_subscribed()
+    base = link_module.resident_memory()
+    assert base is not None, "no /proc/self/statm here"
+    monkeypatch.setattr(link_module, "MAX_MEMORY", base + 20 * 2 ** 20)
+    frame = cbor2.dumps(["SLAVE", [1, now(), "SEND", "x" * 1000]])
+    master.publish([frame] * 40_000)
+    # 0MQ queues what arrives: wait until the process holds it
+    wait_for(lambda: link_module.resident_memory() > base + 25 * 2 ** 20,
+             timeout=30, message="the flood never reached the monitor")
+    d.run(lambda d: d.of(p.Overflow), limit=500, timeout=30)
+    overflow = d.of(p.Overflow)[0]
+    assert overflow.dropped > 0 and overflow.asked
+    assert overflow.memory > base + 20 * 2 ** 20
+    assert link.frames_dropped == overflow.dropped
+    # every frame is accounted for: read and decoded, or dropped unread
+    d.run(lambda d: link.frames_received == 40_000, timeout=30)
+    # the link asked for a fresh picture
+    d.run(lambda d: master.pull.poll(0), tick=True, select_timeout=0.1)
+    assert master.recv() == HELLO
+    assert link.connected
+    # bounded: a second flood like the first reuses what the first took
+    # (the allocator keeps freed memory for later; it does not grow again)
+    after_first = link_module.resident_memory()
+    master.publish([frame] * 40_000)
+    d.run(lambda d: link.frames_received == 80_000, limit=500, timeout=30)
+    assert link_module.resident_memory() <= after_first + 10 * 2 ** 20

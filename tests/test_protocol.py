@@ -1094,3 +1094,57 @@ def test_generated_and_mutated_master_stats(
     now = None if now_offset is None else \
         stamp + dt.timedelta(seconds=now_offset)
     assert_agree(mutated(frame, change), now)
+
+
+def _best_time(frame, repeat=3):
+    """The shortest of *repeat* decodes of *frame*, in seconds."""
+    best = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        p.decode_status(frame)
+        took = time.perf_counter() - start
+        best = took if best is None else min(best, took)
+    return best
+
+
+def _mantissa(tag, size):
+    """A decimal fraction (4) or bigfloat (5) whose mantissa fills *size*."""
+    n = size - 10
+    return bytes([0xc0 | tag, 0x82, 0x00, 0xc2, 0x59]) + \
+        n.to_bytes(2, "big") + b"\xff" * n
+
+
+def _regex(size):
+    return cbor2.dumps(cbor2.CBORTag(35, ("(a|aa)*" * size)[:size - 8]))
+
+
+def _mime(size):
+    text = "Content-Type: multipart/mixed; boundary=x\n\n" + "--x\n\nA\n" * size
+    return cbor2.dumps(cbor2.CBORTag(36, text[:size - 8]))
+
+
+def _rational(size):
+    half = (size - 16) // 2
+    big = 2 ** (8 * half) - 1
+    return cbor2.dumps(cbor2.CBORTag(30, [big, big - 2]))
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: _mantissa(4, n), lambda n: _mantissa(5, n), _regex, _mime,
+    _rational], ids=["decimal", "bigfloat", "regex", "mime", "rational"])
+def test_no_frame_within_the_limit_is_expensive(make):
+    # issue 14, finding 3: a 64 KB decimal fraction took 0.47 s to reject.
+    # Every such frame, at the size limit and just under the size where the
+    # costly tags are refused on sight, costs at most a hundred times what
+    # decoding an ordinary frame of the size limit costs (measured here, on
+    # this machine, now).
+    ordinary = cbor2.dumps(["SLAVE", [1, some_time(), "SEND",
+                                      "x" * (p.MAX_FRAME_SIZE - 64)]])
+    assert len(ordinary) <= p.MAX_FRAME_SIZE
+    reference = _best_time(ordinary)
+    for size in (p.MAX_FRAME_SIZE - 16, p.SMALL_FRAME):
+        frame = make(size)
+        assert len(frame) <= size
+        assert isinstance(p.decode_status(frame), p.BadFrame)
+        took = _best_time(frame)
+        assert took <= 100 * reference, (size, took, reference)
