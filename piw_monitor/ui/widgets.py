@@ -83,7 +83,7 @@ class Layout:
     GAP = 1
     #: the task column keeps at least this many cells: a resource column
     #: is only shown when the task keeps this much room beside it
-    MIN_TASK = 30
+    MIN_TASK = 36
 
     def __init__(self, width):
         self.width = width
