@@ -819,14 +819,17 @@ class Farm:
             self._pressed.add(slave.slave_id)
             self._changes.master = True
 
-    def _judge(self, slave):
-        """Judge *slave*'s latest STATS on the thresholds (O(1))."""
+    def _judge(self, slave, values=None):
+        """
+        Judge *slave*'s latest STATS (whose :func:`figures` are *values*,
+        when already worked out) on the thresholds (O(1)).
+        """
         stats = slave.stats
         if stats is None:
             slave.figures = None
             words = ()
         else:
-            slave.figures = figures(stats)
+            slave.figures = values if values is not None else figures(stats)
             words = self.thresholds.flags(slave.figures)
         if words != slave.pressure:
             slave.pressure = words
@@ -1037,8 +1040,9 @@ class Farm:
                 ev.stats_timestamp <= slave.stats.stats_timestamp:
             return
         slave.stats = ev
-        slave.stats_history.append(ev)
-        self._judge(slave)
+        values = figures(ev)
+        slave.stats_history.append(ev, values)
+        self._judge(slave, values)
 
     def _slave_ack(self, ev, now):
         slave = self._slave(ev, now)

@@ -161,22 +161,28 @@ class Thresholds:
         (see :func:`figures`) is under pressure; an empty tuple when it is
         not.
         """
-        levels = self.levels(values)
-        memory, swap = levels["memory"], levels["swap"]
+        # called for every STATS: the thresholds compared directly
+        memory, swap = values["memory"], values["swap"]
+        disk, load, temp = values["disk"], values["load"], values["temp"]
         words = []
-        if values["swap"] is None:
-            # no swap: memory nearly full is the whole story
-            if memory >= 3:
-                words.append("memory")
-        elif (memory >= 3 and swap >= 2) or (swap >= 3 and memory >= 2):
-            words.append("memory")
-        if levels["disk"] >= 3:
+        if memory is not None:
+            mem_t = self.memory
+            if swap is None:
+                # no swap: memory nearly full is the whole story
+                if memory >= mem_t[2]:
+                    words.append("memory")
+            else:
+                swap_t = self.swap
+                if (memory >= mem_t[2] and swap >= swap_t[1]) or \
+                        (swap >= swap_t[2] and memory >= mem_t[1]):
+                    words.append("memory")
+        if disk is not None and disk <= self.disk[2]:
             words.append("disk")
-        if levels["load"] >= 3:
+        if load is not None and load >= self.load[2]:
             words.append("load")
-        if levels["temp"] >= 3:
+        if temp is not None and temp >= self.temp[2]:
             words.append("hot")
-        return tuple(words)
+        return tuple(words) if words else ()
 
 
 class History:
@@ -204,21 +210,19 @@ class History:
         """Forget every record."""
         self._start = self._len = 0
 
-    def append(self, stats):
+    def append(self, stats, values=None):
         """
         Record a STATS report (its own timestamp, ``stats_timestamp``, when
-        it has one: a replay restamps ``timestamp`` with the last-seen time).
+        it has one: a replay restamps ``timestamp`` with the last-seen time);
+        *values* are its :func:`figures`, when already worked out.
         """
         when = getattr(stats, "stats_timestamp", None) or stats.timestamp
-        values = figures(stats)
-        record = (
-            when.timestamp(),
-            _nan(values["memory"]), _nan(values["swap"]),
-            float(stats.disk_free) if stats.disk_size else math.nan,
-            _nan(values["disk"]), values["load"], values["temp"],
-        )
-        if self._data is None:
-            self._data = array("d", bytes(8 * self.WIDTH * self.capacity))
+        if values is None:
+            values = figures(stats)
+        data = self._data
+        if data is None:
+            data = self._data = array(
+                "d", bytes(8 * self.WIDTH * self.capacity))
         if self._len < self.capacity:
             index = (self._start + self._len) % self.capacity
             self._len += 1
@@ -226,7 +230,14 @@ class History:
             index = self._start
             self._start = (self._start + 1) % self.capacity
         base = index * self.WIDTH
-        self._data[base:base + self.WIDTH] = array("d", record)
+        memory, swap, disk = values["memory"], values["swap"], values["disk"]
+        data[base] = when.timestamp()
+        data[base + 1] = math.nan if memory is None else memory
+        data[base + 2] = math.nan if swap is None else swap
+        data[base + 3] = stats.disk_free if stats.disk_size else math.nan
+        data[base + 4] = math.nan if disk is None else disk
+        data[base + 5] = values["load"]
+        data[base + 6] = values["temp"]
 
     def series(self, name):
         """The series *name* (of :data:`SERIES`), oldest first; None for NaN."""
@@ -244,10 +255,6 @@ class History:
             return 0.0
         times = self.series("time")
         return max(times[-1] - times[0], 0.0)
-
-
-def _nan(value):
-    return math.nan if value is None else float(value)
 
 
 def outlook(pending, rate):
