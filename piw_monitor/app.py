@@ -38,7 +38,7 @@ import traceback
 
 import urwid
 
-from . import cli
+from . import charts, cli
 from .actions import Actions
 from .model import Farm
 from .ui.console import Console
@@ -200,10 +200,15 @@ class Monitor:
     :class:`~piw_monitor.ui.console.Console` to an urwid main loop.
     """
 
-    def __init__(self, link, *, read_only=False, screen=None, clock=utcnow):
+    def __init__(self, link, *, read_only=False, screen=None, clock=utcnow,
+                 thresholds=None):
         self.link = link
         self.clock = clock
         self.farm = Farm()
+        if thresholds is not None:
+            self.farm.set_thresholds(thresholds)
+        # block elements need a UTF-8 terminal: ASCII charts otherwise
+        charts.use_ascii(urwid.util.get_encoding() not in ("utf-8", "utf8"))
         self.actions = Actions(None if read_only else link)
         self.exit_message = None
         self.console = Console(
@@ -460,7 +465,9 @@ def run(args):
             demo_dir = tempfile.mkdtemp(prefix="piw-monitor-demo-")
             status_queue = f"ipc://{demo_dir}/status"
             control_queue = f"ipc://{demo_dir}/control"
-            demo = DemoMaster(status_queue, control_queue)
+            demo = DemoMaster(status_queue, control_queue,
+                              speed=getattr(args, "demo_speed", 1.0),
+                              hungry=1)
             try:
                 demo.start()  # returns once bound: no need to wait for ready
             except DemoError as exc:
@@ -503,7 +510,8 @@ def run(args):
             finally:
                 for sig, handler in old.items():
                     signal.signal(sig, handler)
-        monitor = Monitor(link, read_only=read_only)
+        monitor = Monitor(link, read_only=read_only,
+                          thresholds=cli.thresholds(args))
         catcher = _SignalCatcher(monitor.loop)
         old = {sig: signal.signal(sig, catcher) for sig in EXIT_SIGNALS}
         try:
@@ -540,14 +548,21 @@ def _headless(args, link):
     from . import headless
 
     timeout = args.timeout
+    limits = cli.thresholds(args)
     if args.check:
         return headless.run_check(
             link, utcnow, timeout or cli.DEFAULT_TIMEOUT,
             warn_silent=args.warn_silent, crit_silent=args.crit_silent,
-            warn_disk=args.warn_disk, crit_disk=args.crit_disk)
+            warn_disk=args.warn_disk, crit_disk=args.crit_disk,
+            warn_memory_pressure=args.warn_memory_pressure,
+            crit_memory_pressure=args.crit_memory_pressure,
+            warn_disk_pressure=args.warn_disk_pressure,
+            crit_disk_pressure=args.crit_disk_pressure,
+            thresholds=limits)
     if args.once:
-        return headless.run_once(link, utcnow, timeout or cli.DEFAULT_TIMEOUT)
-    return headless.run_stream(link, utcnow, timeout)
+        return headless.run_once(link, utcnow, timeout or cli.DEFAULT_TIMEOUT,
+                                 thresholds=limits)
+    return headless.run_stream(link, utcnow, timeout, thresholds=limits)
 
 
 def main(argv=None):

@@ -50,6 +50,7 @@ import sys
 import configargparse
 
 from . import __version__
+from .pressure import DEFAULT_THRESHOLDS, Thresholds, parse_thresholds
 from .protocol import MAX_FRAME_SIZE
 
 __all__ = [
@@ -70,10 +71,19 @@ CONFIG_FILES = [
 #: The options that a configuration file may set, by key. Any other key in a
 #: file is ignored, so that one file can serve every piwheels tool (and so
 #: that a key such as ``help`` or ``version`` in it cannot act as an option).
-FILE_KEYS = ("status-queue", "control-queue", "ssh")
+FILE_KEYS = ("status-queue", "control-queue", "ssh", "memory-thresholds",
+             "swap-thresholds", "disk-thresholds", "load-thresholds",
+             "temp-thresholds")
 
 #: What the value of each key of :data:`FILE_KEYS` is, for error messages.
-_KEY_VALUES = {"ssh": "[USER@]HOST[:PORT]"}
+_KEY_VALUES = {"ssh": "[USER@]HOST[:PORT]", **{
+    f"{r}-thresholds": "CAREFUL,WARNING,CRITICAL"
+    for r in ("memory", "swap", "disk", "load", "temp")}}
+
+#: What one value of a key is called, for error messages.
+_KEY_WORDS = {"ssh": "destination", **{
+    f"{r}-thresholds": "list of three thresholds (CAREFUL,WARNING,CRITICAL)"
+    for r in ("memory", "swap", "disk", "load", "temp")}}
 
 #: The largest configuration file read, in bytes (1 MiB): a piwheels.conf is
 #: a few hundred bytes, and anything much larger is not one.
@@ -295,7 +305,7 @@ class _FileParser(configargparse.DefaultConfigFileParser):
                 if isinstance(value, list):
                     raise configargparse.ConfigFileParserException(
                         f"{name}, line {number}: {key}: one "
-                        f"{'destination' if key == 'ssh' else 'address'} "
+                        f"{_KEY_WORDS.get(key, 'address')} "
                         f"expected, not a list")
                 if value == "" or value == "true" and re.fullmatch(
                         rf"\s*{re.escape(key)}\s*(?:[#;].*)?", line.strip()):
@@ -484,6 +494,25 @@ def make_parser(prog="piw-monitor"):
         default=MAX_FRAME_SIZE,
         help="Drop the connection on a status frame larger than this, and "
         "reconnect (default: %(default)s)")
+    extra.add_argument(
+        "--demo-speed", metavar="X", type=_float_type(0.1, 100), default=1.0,
+        help="With --demo: run the simulated farm X times faster "
+        "(default: %(default)s)")
+    resources = parser.add_argument_group(
+        "resources (the colours of the slave list's resource columns, and "
+        "when a slave is under pressure; also read from the configuration "
+        "files)")
+    for resource, what in (
+            ("memory", "memory used, %%"), ("swap", "swap used, %%"),
+            ("disk", "disk free, %%; falling"),
+            ("load", "load average"), ("temp", "CPU temperature, \u00b0C")):
+        default = ",".join(f"{v:g}" for v in DEFAULT_THRESHOLDS[resource])
+        resources.add_argument(
+            f"--{resource}-thresholds", metavar="C,W,C",
+            type=_thresholds_type(resource),
+            default=DEFAULT_THRESHOLDS[resource],
+            help=f"The careful, warning and critical thresholds of {what} "
+            f"(default: {default})")
     headless = parser.add_argument_group(
         "headless modes (no terminal; for scripts and monitoring systems)")
     headless.add_argument(
@@ -520,7 +549,35 @@ def make_parser(prog="piw-monitor"):
         "--crit-disk", metavar="PCT", type=_float_type(0, 100), default=10.0,
         help="--check: CRITICAL when the master's free disk is at most this "
         "percentage (default: %(default)s)")
+    for kind in ("memory", "disk"):
+        for level, default in (("warn", 1), ("crit", 3)):
+            headless.add_argument(
+                f"--{level}-{kind}-pressure", metavar="N",
+                type=_int_type(1, 1 << 30), default=default,
+                help=f"--check: {'WARNING' if level == 'warn' else 'CRITICAL'}"
+                f" from this many slaves under {kind} pressure "
+                "(default: %(default)s)")
     return parser
+
+
+def _thresholds_type(resource):
+    """An argparse ``type=`` for three thresholds of *resource*."""
+    def convert(value):
+        try:
+            return parse_thresholds(value, resource)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(
+                f"invalid thresholds {_shown(str(value))}: {exc}") from None
+    convert.__name__ = f"{resource}_thresholds"
+    return convert
+
+
+def thresholds(args):
+    """The :class:`~piw_monitor.pressure.Thresholds` that *args* set."""
+    return Thresholds(**{
+        resource: getattr(args, f"{resource}_thresholds",
+                          DEFAULT_THRESHOLDS[resource])
+        for resource in DEFAULT_THRESHOLDS})
 
 
 #: How long --once and --check wait for the master's replay by default.
@@ -584,6 +641,11 @@ def _check_combination(parser, args):
         parser.error("--crit-silent must not be below --warn-silent")
     if args.crit_disk > args.warn_disk:
         parser.error("--crit-disk must not be above --warn-disk")
+    for kind in ("memory", "disk"):
+        if getattr(args, f"crit_{kind}_pressure") < \
+                getattr(args, f"warn_{kind}_pressure"):
+            parser.error(f"--crit-{kind}-pressure must not be below "
+                         f"--warn-{kind}-pressure")
 
 
 def _means_check(arg):

@@ -29,6 +29,13 @@ Choices where the real master leaves room:
   ``DONE`` without any ``SEND`` and the build is not counted. Sent while the
   slave is not building (idle, or already sending its wheel), it does nothing.
 * ``SKIP`` with null is accepted and does nothing, as on today's master.
+* *hungry* slaves (``--demo`` has one) start with a huge build
+  (``opencv-python``, an hour long) whose memory grows for a simulated
+  minute, then fills its swap over the next: its load climbs with it. It
+  is under memory pressure in the monitor after about 100 simulated
+  seconds, and goes back to normal once the build is abandoned (``SKIP``,
+  or the monitor's "Kill now"). The other slaves' figures wander within
+  plausible bounds.
 * ``SLEEP`` and ``WAKE`` with a slave id are accepted and change nothing
   visible, as on today's master; but ``WAKE`` (with an id, or null for all)
   clears a pending ``KILL`` or ``SKIP``, as the protocol description says.
@@ -239,6 +246,7 @@ class _Build:
     fails: bool
     started: float       # monotonic
     ends: float          # monotonic
+    huge: bool = False   # a hungry slave's runaway build
 
 
 class _Slave:
@@ -269,6 +277,10 @@ class _Slave:
         self.disk_free = int(_SD_CARD * rng.uniform(0.45, 0.75))
         self.mem_free = int(board.memory * rng.uniform(0.7, 0.85))
         self.swap_used = rng.randrange(0, 20_000_000, 4096)
+        #: it starts with a huge build that eats its memory, then its swap
+        self.hungry = False
+        #: the pace of the simulation (the master's *speed*)
+        self.speed = 1.0
 
     @property
     def abi(self):
@@ -278,6 +290,9 @@ class _Slave:
         """A fresh STATS report (the slave's own clock runs a hair behind)."""
         rng = self.rng
         busy = self.state in ("building", "sending")
+        build = self.build
+        if busy and build is not None and build.huge:
+            return self._hungry_health(now, build)
         target = rng.uniform(2.5, 3.9) if busy else 0.1
         self.load = max(0.0, self.load + (target - self.load) * 0.35
                         + rng.uniform(-0.05, 0.05))
@@ -291,8 +306,36 @@ class _Slave:
         self.disk_free = max(0, min(
             _SD_CARD, self.disk_free + rng.randrange(-2_000_000, 2_000_000, 4096)))
         swap = _SWAP[self.board.family]
+        if self.swap_used > 0.3 * swap:
+            # after a huge build: the swap is given back little by little
+            self.swap_used = int(self.swap_used * 0.7)
         self.swap_used = max(0, min(
-            swap, self.swap_used + rng.randrange(-1_000_000, 1_000_000, 4096)))
+            int(0.3 * swap),
+            self.swap_used + rng.randrange(-1_000_000, 1_000_000, 4096)))
+        return self._stats(now)
+
+    def _hungry_health(self, now, build):
+        """The figures of a slave whose build eats its memory, then swap."""
+        rng = self.rng
+        elapsed = (time.monotonic() - build.started) * self.speed
+        mem = self.board.memory
+        swap = _SWAP[self.board.family]
+        used = 0.35 + 0.63 * min(elapsed / 60, 1.0)
+        self.mem_free = int(mem * max(0.01, 1 - used + rng.uniform(
+            -0.005, 0.005)))
+        swapped = 0.02 + 0.96 * min(max((elapsed - 60) / 60, 0.0), 1.0)
+        self.swap_used = int(swap * min(swapped, 1.0))
+        self.load = 3.6 + 5.0 * swapped + rng.uniform(-0.1, 0.1)
+        self.temp = self.board.busy_temp + 6 * min(elapsed / 120, 1.0) \
+            + rng.uniform(-0.5, 0.5)
+        self.disk_free = max(0, self.disk_free - rng.randrange(
+            20_000_000, 60_000_000, 4096))
+        return self._stats(now)
+
+    def _stats(self, now):
+        rng = self.rng
+        mem = self.board.memory
+        swap = _SWAP[self.board.family]
         return SlaveStats(
             self.slave_id, now,
             now - dt.timedelta(microseconds=rng.randint(300, 1200)),
@@ -319,14 +362,16 @@ class DemoMaster:
     *silent* slaves (default none) fall silent some time after they join, as
     if their power had been cut, and are expired after their busy timeout.
     *failures* is the share of builds that fail (they end with ``DONE``
-    without ``SEND``).
+    without ``SEND``). *hungry* slaves (default none) start with a huge
+    build that fills their memory, then their swap (see the module's
+    description).
 
     A master runs once: after :meth:`run` returns it cannot be run again.
     """
 
     def __init__(self, status_queue, control_queue, *, slaves=8, seed=None,
                  speed=1.0, stats_period=10.0, context=None,
-                 label="demo-master", silent=0, failures=0.12):
+                 label="demo-master", silent=0, failures=0.12, hungry=0):
         if isinstance(slaves, bool) or not isinstance(slaves, int) \
                 or not 0 <= slaves <= MAX_SLAVES:
             raise ValueError(f"slaves must be an integer from 0 to {MAX_SLAVES}")
@@ -361,6 +406,12 @@ class DemoMaster:
         self._pub = None
         self._sched = _Scheduler()
         self._slaves = self._make_farm(slaves, min(max(0, int(silent)), slaves))
+        # the second slave first (a Pi 3 with 1 GB): the first is the one
+        # the list selects at start
+        for slave in (self._slaves[1:] + self._slaves[:1])[:max(0, int(hungry))]:
+            slave.hungry = True
+        for slave in self._slaves:
+            slave.speed = self.speed
         self._live = {}                     # slave id -> _Slave
         self._next_id = 1
         self._paused = False
@@ -597,6 +648,16 @@ class DemoMaster:
             self._arrivals.append((now, total))
 
     def _take_job(self, slave):
+        if slave.hungry:
+            slave.hungry = False   # one huge build is enough
+            now = time.monotonic()
+            version = "4.10.0.84"
+            self._pending[slave.abi] = max(0, self._pending[slave.abi] - 1)
+            return _Build(
+                "opencv-python", version,
+                wheel_filename("opencv-python", version, slave.abi,
+                               slave.board.platform),
+                48_000_000, False, now, now + 3600 / self.speed, huge=True)
         self._refill(time.monotonic())
         if self._pending[slave.abi] <= 0:
             return None
@@ -964,6 +1025,10 @@ def _parser():
         help="let N slaves fall silent after a while, to be expired after "
              "their busy timeout (default: %(default)s)")
     parser.add_argument(
+        "--hungry", metavar="N", type=_count, default=1,
+        help="let N slaves start with a huge build that fills their memory, "
+             "then their swap (default: %(default)s)")
+    parser.add_argument(
         "--label", default="demo-master",
         help="the master's label (default: %(default)s)")
     return parser
@@ -980,7 +1045,7 @@ def main(argv=None):
     master = DemoMaster(
         args.status_queue, args.control_queue, slaves=args.slaves,
         seed=args.seed, speed=args.speed, label=args.label,
-        silent=args.silent)
+        silent=args.silent, hungry=args.hungry)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):

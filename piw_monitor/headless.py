@@ -26,6 +26,7 @@ can cure (a refused key, an unknown host key), and say ssh's reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import select
@@ -36,6 +37,7 @@ import time
 from collections import deque
 
 from .model import Farm
+from .pressure import SERIES, Thresholds, figures, outlook
 from .protocol import MasterHello, MasterStats
 
 __all__ = [
@@ -63,6 +65,88 @@ def _iso(value):
 
 def _seconds(value):
     return None if value is None else round(value.total_seconds(), 3)
+
+
+def _round(value, digits=2):
+    return None if value is None else round(value, digits)
+
+
+def _levels(thresholds, values):
+    return {name: LEVEL_WORDS[level]
+            for name, level in thresholds.levels(values).items()}
+
+
+#: The level words of the JSON (see :data:`piw_monitor.pressure.LEVELS`).
+LEVEL_WORDS = ("ok", "careful", "warning", "critical")
+
+
+def slave_resources(slave, thresholds):
+    """
+    A slave's latest figures (memory and swap used and disk free in %,
+    sizes in bytes, load, temperature in °C) and their levels; None before
+    its first STATS.
+    """
+    stats = slave.stats
+    if stats is None:
+        return None
+    values = slave.figures or figures(stats)
+    return {
+        "timestamp": _iso(stats.stats_timestamp),
+        "mem_size": stats.mem_size, "mem_free": stats.mem_free,
+        "swap_size": stats.swap_size, "swap_free": stats.swap_free,
+        "disk_size": stats.disk_size, "disk_free": stats.disk_free,
+        "load_average": stats.load_average, "cpu_temp": stats.cpu_temp,
+        "mem_used_pct": _round(values["memory"]),
+        "swap_used_pct": _round(values["swap"]),
+        "disk_free_pct": _round(values["disk"]),
+        "levels": _levels(thresholds, values),
+    }
+
+
+def slave_history(slave):
+    """
+    A slave's recent STATS as series, oldest first (at most 100 points):
+    ``time`` (ISO 8601, the slave's own clock), ``memory`` and ``swap``
+    (used, %), ``disk_free`` (bytes), ``load``, ``temp`` (°C); null for a
+    figure not known.
+    """
+    history = slave.stats_history
+    result = {}
+    for name in SERIES:
+        if name == "disk":
+            continue
+        values = history.series(name)
+        if name == "time":
+            result[name] = [
+                dt.datetime.fromtimestamp(v, dt.timezone.utc).isoformat()
+                for v in values]
+        elif name == "disk_free":
+            result[name] = [None if v is None else int(v) for v in values]
+        else:
+            result[name] = [_round(v) for v in values]
+    return result
+
+
+def master_history(master):
+    """
+    The master's recent STATS as series, oldest first (at most 100 points):
+    ``time``, ``builds_last_hour``, ``builds_pending``,
+    ``downloads_last_hour``, ``disk_free`` (bytes), ``memory`` (used, %),
+    ``load``, ``temp`` (°C).
+    """
+    history = list(master.stats_history)
+    return {
+        "time": [_iso(s.timestamp) for s in history],
+        "builds_last_hour": [sum(s.builds_last_hour.values())
+                             for s in history],
+        "builds_pending": [sum(s.builds_pending.values())
+                           if s.builds_pending else None for s in history],
+        "downloads_last_hour": [s.downloads_last_hour for s in history],
+        "disk_free": [s.disk_free if s.disk_size else None for s in history],
+        "memory": [_round(figures(s)["memory"]) for s in history],
+        "load": [s.load_average for s in history],
+        "temp": [s.cpu_temp for s in history],
+    }
 
 
 def master_json(farm, now, address=None):
@@ -104,11 +188,22 @@ def master_json(farm, now, address=None):
             "load_average": stats.load_average,
             "cpu_temp": stats.cpu_temp,
         }
+        result["outlook"] = [
+            {"abi": abi, "pending": pending, "builds_last_hour": rate,
+             "empty_in": None if seconds is None else round(seconds)}
+            for abi, pending, rate, seconds in outlook(
+                stats.builds_pending, stats.builds_last_hour)]
+    else:
+        result["outlook"] = []
+    result["slaves_under_pressure"] = farm.under_pressure()
+    result["history"] = master_history(m)
     return result
 
 
-def slave_json(slave, now):
+def slave_json(slave, now, thresholds=None):
     """One slave's part of a snapshot, as plain JSON data."""
+    if thresholds is None:
+        thresholds = Thresholds()
     return {
         "id": slave.slave_id,
         "label": slave.label or None,
@@ -131,6 +226,9 @@ def slave_json(slave, now):
         "busy_timeout": _seconds(slave.busy_timeout),
         "build_timeout": _seconds(slave.build_timeout),
         "stopping": slave.stopping,
+        "resources": slave_resources(slave, thresholds),
+        "pressure": list(slave.pressure),
+        "history": slave_history(slave),
     }
 
 
@@ -139,7 +237,7 @@ def snapshot(farm, now, address=None):
     return {
         "time": now.isoformat(),
         "master": master_json(farm, now, address),
-        "slaves": [slave_json(s, now) for s in farm.rows()],
+        "slaves": [slave_json(s, now, farm.thresholds) for s in farm.rows()],
         "counts": farm.counts(now),
         "frames": farm.frames,
         "bad_frames": farm.bad_frames,
@@ -150,10 +248,12 @@ def snapshot(farm, now, address=None):
 class _Feeder:
     """Pumps a link into a farm without a terminal."""
 
-    def __init__(self, link, clock):
+    def __init__(self, link, clock, thresholds=None):
         self.link = link
         self.clock = clock
         self.farm = Farm()
+        if thresholds is not None:
+            self.farm.set_thresholds(thresholds)
         #: when (monotonic) the latest master HELLO was applied
         self.hello_at = None
         #: (monotonic, frames) of each batch applied since that HELLO
@@ -280,7 +380,7 @@ def _reader_gone(out):
         os.close(devnull)
 
 
-def run_once(link, clock, timeout, out=None):
+def run_once(link, clock, timeout, out=None, thresholds=None):
     """
     ``--once --json``: print one snapshot once the replay is complete.
     Returns 0, or 3 when the replay was not complete within *timeout* (the
@@ -289,7 +389,7 @@ def run_once(link, clock, timeout, out=None):
     *out* is standard output (the one of the time of the call) by default.
     """
     out = sys.stdout if out is None else out
-    feeder = _Feeder(link, clock)
+    feeder = _Feeder(link, clock, thresholds)
     try:
         complete = _wait_for_replay(feeder, timeout)
     except KeyboardInterrupt:
@@ -323,7 +423,7 @@ def run_once(link, clock, timeout, out=None):
     return OK
 
 
-def run_stream(link, clock, timeout=None, out=None):
+def run_stream(link, clock, timeout=None, out=None, thresholds=None):
     """
     ``--json``: one JSON object per change until interrupted (SIGINT or
     SIGTERM: the line being written is finished first) or until *timeout*
@@ -341,7 +441,7 @@ def run_stream(link, clock, timeout=None, out=None):
             previous[signum] = signal.signal(
                 signum, lambda signum, _frame: stop.append(signum))
     try:
-        _stream(link, clock, timeout, out, stop)
+        _stream(link, clock, timeout, out, stop, thresholds)
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): that is the end
         _reader_gone(out)
@@ -353,8 +453,8 @@ def run_stream(link, clock, timeout=None, out=None):
     return OK
 
 
-def _stream(link, clock, timeout, out, stop):
-    feeder = _Feeder(link, clock)
+def _stream(link, clock, timeout, out, stop, thresholds=None):
+    feeder = _Feeder(link, clock, thresholds)
     farm = feeder.farm
     deadline = None if timeout is None else time.monotonic() + timeout
     next_tick = time.monotonic() + 1
@@ -400,7 +500,7 @@ def _stream(link, clock, timeout, out, stop):
                     lines.append({"kind": "removed", "time": stamp,
                                   "id": sid})
             else:
-                line = slave_json(slave, now)
+                line = slave_json(slave, now, farm.thresholds)
                 shown[sid] = line["state"]
                 lines.append({"kind": "slave", "time": stamp, **line})
         if farm.bad_frames != bad_seen:
@@ -414,7 +514,9 @@ def _stream(link, clock, timeout, out, stop):
 
 
 def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
-          crit_disk=10.0, heard=True, quiet=False):
+          crit_disk=10.0, heard=True, quiet=False, warn_memory_pressure=1,
+          crit_memory_pressure=3, warn_disk_pressure=1,
+          crit_disk_pressure=3):
     """
     The probe's verdict on *farm* at *now*: (status, summary, performance
     data). *heard* says whether the master's replay was complete; when it
@@ -427,6 +529,9 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     slaves or more, and when the master's free disk is at most *warn_disk*
     or *crit_disk* percent. *quiet* (see :func:`quiet_master`) is a
     WARNING: the master replayed no slave and sent nothing since.
+    *warn_memory_pressure* and *crit_memory_pressure* (and the same for
+    disk) slaves or more under memory (disk) pressure (see
+    :mod:`piw_monitor.pressure`) are a WARNING and a CRITICAL.
 
     The performance data's thresholds use the monitoring plugins' range
     notation, so that they mean exactly what the options mean: ``silent``
@@ -474,6 +579,20 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
     elif silent >= warn_silent:
         status = max(status, WARNING)
         reasons.append(f"{silent} silent slave{'s' if silent != 1 else ''}")
+    pressure = farm.pressure_counts()
+    for kind, warn, crit in (
+            ("memory", warn_memory_pressure, crit_memory_pressure),
+            ("disk", warn_disk_pressure, crit_disk_pressure)):
+        n = pressure[kind]
+        perf.append(f"{kind}_pressure={n};{warn - 1};{crit - 1};0;{slaves}")
+        words = (f"{n} slave{'s' if n != 1 else ''} under {kind} "
+                 "pressure")
+        if n >= crit:
+            status = CRITICAL
+            reasons.append(words)
+        elif n >= warn:
+            status = max(status, WARNING)
+            reasons.append(words)
     stats = m.stats
     disk = ""
     if stats is not None and m.disk_known():
@@ -486,18 +605,21 @@ def judge(farm, now, *, warn_silent=1, crit_silent=3, warn_disk=20.0,
         elif pct <= warn_disk:
             status = max(status, WARNING)
             reasons.append(f"disk free {pct:.1f}%")
+    under = farm.under_pressure()
+    pressed = f", {under} under pressure" if under else ""
     label = m.label or "master"
     word = "paused" if m.paused else "quiet" if quiet or state == "quiet" \
         else "running"
     summary = (f"{label} {word}, "
                f"{slaves} slave{'s' if slaves != 1 else ''} "
-               f"({silent} silent){disk}")
+               f"({silent} silent{pressed}){disk}")
     if reasons:
         summary = "; ".join(reasons) + " - " + summary
     return status, summary, perf
 
 
-def run_check(link, clock, timeout, out=None, **thresholds):
+def run_check(link, clock, timeout, out=None, thresholds=None,
+              **limits):
     """
     ``--check``: print the probe's line (on *out*, by default standard
     output) and return its exit status (3, UNKNOWN, when the probe fails or
@@ -505,11 +627,11 @@ def run_check(link, clock, timeout, out=None, **thresholds):
     """
     out = sys.stdout if out is None else out
     try:
-        feeder = _Feeder(link, clock)
+        feeder = _Feeder(link, clock, thresholds)
         heard = _wait_for_replay(feeder, timeout)
         status, summary, perf = judge(
             feeder.farm, clock(), heard=heard,
-            quiet=heard and quiet_master(feeder), **thresholds)
+            quiet=heard and quiet_master(feeder), **limits)
         if not heard and feeder.hello_at is not None:
             status, summary = UNKNOWN, "replay from the master incomplete"
         elif not heard and feeder.farm.master.known:

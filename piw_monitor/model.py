@@ -50,6 +50,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import protocol as p
+from .pressure import History, Thresholds, figures
 
 __all__ = [
     "Farm", "Master", "MasterClock", "Slave", "Changes", "STATES",
@@ -403,7 +404,8 @@ class Slave:
         "task_exact", "package", "version", "filename", "build_started",
         "paused", "stats", "stopping", "terminated_at", "expired", "history",
         "index_url", "row_key", "replaying", "clock", "_excused_mark",
-        "_late_after", "_silent_after",
+        "_late_after", "_silent_after", "stats_history", "figures",
+        "pressure",
     )
 
     def __init__(self, slave_id, clock=None):
@@ -444,6 +446,16 @@ class Slave:
         self.paused = False
         #: its latest :class:`~piw_monitor.protocol.SlaveStats`, by arrival
         self.stats = None
+        #: its recent STATS reports, as numbers (a
+        #: :class:`~piw_monitor.pressure.History` of at most 100, O(1) each)
+        self.stats_history = History()
+        #: the figures of its latest STATS (see
+        #: :func:`~piw_monitor.pressure.figures`: memory and swap used in
+        #: %, disk free in %, load, temperature in °C), None before one came
+        self.figures = None
+        #: why it is under pressure: words of
+        #: :data:`~piw_monitor.pressure.FLAGS` (empty when it is not)
+        self.pressure = ()
         #: a KILL was sent for it: it stops after its current task
         self.stopping = False
         #: when (the monitor's clock) it was told to terminate
@@ -613,6 +625,10 @@ class Farm:
         self.frames_dropped = 0
         #: recent messages: (monitor time, slave id or None, text)
         self.log = deque(maxlen=LOG_SIZE)
+        #: the thresholds each STATS is judged on (see :meth:`set_thresholds`)
+        self.thresholds = Thresholds()
+        # ids of listed slaves under pressure: the header counts them in O(1)
+        self._pressed = set()
         #: how many entries were ever added to the log
         self.logged = 0
         # the live slaves in their sorted order, and their sort keys
@@ -672,6 +688,33 @@ class Farm:
         for slave in self._rows:
             result[slave.state(now)] += 1
         return result
+
+    def under_pressure(self):
+        """How many listed slaves are under pressure (O(1))."""
+        return len(self._pressed)
+
+    def pressure_counts(self):
+        """
+        How many listed slaves are under pressure for each word of
+        :data:`~piw_monitor.pressure.FLAGS` (a slave may count under more
+        than one).
+        """
+        counts = dict.fromkeys(("memory", "disk", "load", "hot"), 0)
+        for sid in self._pressed:
+            for word in self.slaves[sid].pressure:
+                counts[word] += 1
+        return counts
+
+    def set_thresholds(self, thresholds):
+        """
+        Judge every slave again on *thresholds* (a
+        :class:`~piw_monitor.pressure.Thresholds`), and every STATS after.
+        """
+        self.thresholds = thresholds
+        for slave in self.slaves.values():
+            self._judge(slave)
+        self._changes.master = True
+        self._changes.order = True
 
     def take_changes(self):
         """Return what changed since the last call, and start afresh."""
@@ -769,11 +812,38 @@ class Farm:
     def _remove(self, sid):
         self._unplace(self.slaves.pop(sid))
         self._terminating.discard(sid)
+        if sid in self._pressed:
+            self._pressed.discard(sid)
+            self._changes.master = True
         self._changes.slaves.add(sid)
 
     def _add(self, slave):
         self.slaves[slave.slave_id] = slave
         self._place(slave)
+        if slave.pressure:
+            self._pressed.add(slave.slave_id)
+            self._changes.master = True
+
+    def _judge(self, slave, values=None):
+        """
+        Judge *slave*'s latest STATS (whose :func:`figures` are *values*,
+        when already worked out) on the thresholds (O(1)).
+        """
+        stats = slave.stats
+        if stats is None:
+            slave.figures = None
+            words = ()
+        else:
+            slave.figures = values if values is not None else figures(stats)
+            words = self.thresholds.flags(slave.figures)
+        if words != slave.pressure:
+            slave.pressure = words
+            sid = slave.slave_id
+            if words:
+                self._pressed.add(sid)
+            else:
+                self._pressed.discard(sid)
+            self._changes.master = True
 
     def _slave(self, event, now):
         """
@@ -933,6 +1003,8 @@ class Farm:
             # another slave behind a known id: nothing of the old one holds
             slave.history.clear()
             slave.stats = None
+            slave.stats_history.clear()
+            self._judge(slave)
             slave.stopping = False
         slave.first_seen = ev.timestamp
         slave.build_timeout = ev.build_timeout
@@ -973,6 +1045,9 @@ class Farm:
                 ev.stats_timestamp <= slave.stats.stats_timestamp:
             return
         slave.stats = ev
+        values = figures(ev)
+        slave.stats_history.append(ev, values)
+        self._judge(slave, values)
 
     def _slave_ack(self, ev, now):
         slave = self._slave(ev, now)

@@ -273,7 +273,13 @@ def test_snapshot_of_a_hand_built_farm():
         "last_seen": (T0 + 4 * SEC).isoformat(), "paused": False,
         "up_time": 10.0, "clock_skew": 0.0,
         "os": "Raspbian GNU/Linux 12 (bookworm)",
-        "stats": master["stats"]}
+        "stats": master["stats"], "outlook": master["outlook"],
+        "slaves_under_pressure": 0, "history": master["history"]}
+    assert master["outlook"] == [
+        {"abi": "cp311", "pending": 12, "builds_last_hour": 40,
+         "empty_in": 1080}]
+    assert master["history"]["builds_pending"] == [12]
+    assert master["history"]["time"] == [(T0 + SEC).isoformat()]
     stats = master["stats"]
     assert stats["disk_free"] == 100 and stats["disk_size"] == 1000
     assert stats["builds_time"] == 2 * 86400 + 30
@@ -295,7 +301,9 @@ def test_snapshot_of_a_hand_built_farm():
         # learnt from the replay: when the build began is not known
         "task_time": None, "task_time_at_least": 8.0,
         "busy_timeout": 300.0, "build_timeout": 10800.0,
-        "stopping": False}
+        "stopping": False, "resources": None, "pressure": [],
+        "history": {"time": [], "memory": [], "swap": [], "disk_free": [],
+                    "load": [], "temp": []}}
     assert idle["state"] == "idle" and idle["package"] is None
     assert idle["task"] == "Waiting for jobs"
     assert data["counts"] == {
@@ -310,7 +318,11 @@ def test_snapshot_before_the_master_said_anything():
     assert data["master"] == {
         "state": "waiting", "address": None, "label": None, "started": None,
         "last_seen": None, "paused": False, "up_time": None,
-        "clock_skew": None, "os": None, "stats": None}
+        "clock_skew": None, "os": None, "stats": None, "outlook": [],
+        "slaves_under_pressure": 0, "history": {
+            "time": [], "builds_last_hour": [], "builds_pending": [],
+            "downloads_last_hour": [], "disk_free": [], "memory": [],
+            "load": [], "temp": []}}
     assert data["slaves"] == [] and data["last_bad_reason"] is None
     assert set(data["counts"]) == set(model.STATES)
 
@@ -689,7 +701,8 @@ def test_check_ok_against_a_healthy_demo(demo, home):
     assert perf["silent"][0] == 0
     assert 0 < perf["disk_free"][0] < 100
     assert set(perf) == {"slaves", "silent", "building", "bad_frames",
-                         "disk_free"}
+                         "disk_free", "memory_pressure", "disk_pressure"}
+    assert perf["memory_pressure"][0] == 0
 
 
 def test_check_without_a_master(nobody, home):

@@ -161,7 +161,8 @@ def test_task_words(h):
            p.SlaveSend(2, t, "numpy-1.26.4-cp311-cp311-linux_armv7l.whl"),
            p.SlaveBuild(3, t, "x", "1"), p.SlaveDone(3, t),
            p.SlaveDie(4, t), now=t)
-    screen = h.screen(size=(120, 24))
+    # wide enough for the whole file name beside the resource columns
+    screen = h.screen(size=(160, 24))
     row = {n: next(line for line in screen if f"pi-0{n}" in line)
            for n in range(1, 5)}
     assert "Building numpy 1.26.4" in row[1]

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import urwid
 
+from .. import charts
+from ..pressure import figures, outlook, outlook_words
 from ..sanitize import printable
 from . import format as fmt
 from . import measure
 
-__all__ = ["DetailsPane", "bar", "slave_details", "master_details"]
+__all__ = [
+    "DetailsPane", "bar", "slave_details", "master_details", "slave_charts",
+    "master_charts", "queue_outlook", "pressure_words", "Wrapped",
+]
+
+#: Cells of a chart's sparkline in the details pane.
+CHART_WIDTH = 20
+
+
+class Wrapped(str):
+    """A value of the details pane that wraps rather than being cut."""
 
 BAR_FULL = "\N{FULL BLOCK}"
 BAR_EMPTY = "\N{LIGHT SHADE}"
@@ -51,6 +63,7 @@ def slave_details(slave, now):
         ("OS", p(f"{slave.os_name} {slave.os_version}".strip())),
         ("Board", p(f"{slave.board_revision} (serial {slave.board_serial})")),
         ("State", f"{slave.state(now)}: {p(slave.task_text())}"),
+        *pressure_words(slave),
         ("First seen", fmt.clock(slave.first_seen)),
         ("Last seen", f"{fmt.clock(slave.last_seen)} "
                       f"({fmt.ago(slave.silence(now))} ago)"),
@@ -73,6 +86,7 @@ def slave_details(slave, now):
             _resource("Memory", stats.mem_size, stats.mem_free),
             _resource("Swap", stats.swap_size, stats.swap_free),
             *_load_and_temp(stats),
+            *slave_charts(slave),
         ]
     for when, text in list(slave.history)[-5:]:
         pairs.append((fmt.clock(when), p(text)))
@@ -110,6 +124,7 @@ def master_details(farm, now):
     pairs += [
         ("Builds/hour", _by_abi(stats.builds_last_hour)),
         ("Pending", _by_abi(stats.builds_pending)),
+        *queue_outlook(stats),
         ("Built", f"{stats.packages_built} packages, "
                   f"{stats.files_count} files"),
         ("Build time", fmt.duration(stats.builds_time)),
@@ -121,8 +136,123 @@ def master_details(farm, now):
         _resource("Memory", stats.mem_size, stats.mem_free),
         _resource("Swap", stats.swap_size, stats.swap_free),
         *_load_and_temp(stats),
+        *master_charts(m),
     ]
     return pairs
+
+
+def pressure_words(slave):
+    """
+    A "Pressure" line for a slave under pressure: which figures are
+    critical, and what to do about a build that eats the machine.
+    """
+    if not slave.pressure or slave.figures is None:
+        return []
+    f = slave.figures
+    said = []
+    for word in slave.pressure:
+        if word == "memory":
+            said.append("memory " + (
+                f"{f['memory']:.0f}% used" if f["memory"] is not None
+                else "full") + (
+                f", swap {f['swap']:.0f}% used" if f["swap"] is not None
+                else ", no swap"))
+        elif word == "disk":
+            said.append(f"disk {f['disk']:.0f}% free")
+        elif word == "load":
+            said.append(f"load {f['load']:.2f}")
+        elif word == "hot":
+            said.append(f"{f['temp']:.1f} \N{DEGREE SIGN}C")
+    advice = "; a runaway build? k: Kill slave" \
+        if slave.task == "building" else ""
+    return [("Pressure", Wrapped(", ".join(said) + advice))]
+
+
+def _pct(value):
+    return f"{value:.0f}%"
+
+
+def _count(value):
+    return f"{value:.0f}"
+
+
+def _load(value):
+    return f"{value:.2f}"
+
+
+def _temp(value):
+    return f"{value:.1f}\N{DEGREE SIGN}C"
+
+
+def _bytes(value):
+    return fmt.size(value)
+
+
+def slave_charts(slave):
+    """
+    Charts of *slave*'s recent STATS (memory and swap used, disk free, load,
+    temperature), with their span and trend; [] before any STATS.
+    """
+    history = slave.stats_history
+    if not len(history):
+        return []
+    span = history.span()
+    n = len(history)
+    return [
+        ("History", f"{n} report{'s' if n != 1 else ''}"
+                    + (f" {charts.span_words(span)}" if span else "")),
+        _chart("  memory", history.series("memory"), _pct, span, 0, 100),
+        _chart("  swap", history.series("swap"), _pct, span, 0, 100),
+        _chart("  disk free", history.series("disk_free"), _bytes, span),
+        _chart("  load", history.series("load"), _load, span),
+        _chart("  temp", history.series("temp"), _temp, span),
+    ]
+
+
+def _chart(name, values, show, span, lo=None, hi=None):
+    return (name, Wrapped(charts.chart(values, show, width=CHART_WIDTH,
+                                       lo=lo, hi=hi, span=span)))
+
+
+def master_charts(master):
+    """
+    Charts of the master's recent STATS: builds per hour, pending builds,
+    downloads per hour, disk free, memory used, load and temperature.
+    """
+    history = list(master.stats_history)
+    if not history:
+        return []
+    span = (history[-1].timestamp - history[0].timestamp).total_seconds()
+    # a new master reports zeros before it has measured its disk
+    disk = [s.disk_free if s.disk_size else None for s in history]
+    memory = [figures(s)["memory"] for s in history]
+    n = len(history)
+    return [
+        ("History", f"{n} report{'s' if n != 1 else ''}"
+                    + (f" {charts.span_words(span)}" if span > 0 else "")),
+        _chart("  builds/h", [sum(s.builds_last_hour.values())
+                              for s in history], _count, span),
+        _chart("  pending", [sum(s.builds_pending.values())
+                             if s.builds_pending else None
+                             for s in history], _count, span),
+        _chart("  downloads", [s.downloads_last_hour for s in history],
+               lambda v: f"{v:.0f}/h", span),
+        _chart("  disk free", disk, _bytes, span),
+        _chart("  memory", memory, _pct, span, 0, 100),
+        _chart("  load", [s.load_average for s in history], _load, span),
+        _chart("  temp", [s.cpu_temp for s in history], _temp, span),
+    ]
+
+
+def queue_outlook(stats):
+    """
+    The queue's outlook by ABI: pending builds beside the build rate, and
+    when the queue should be empty at that rate.
+    """
+    rows = outlook(stats.builds_pending, stats.builds_last_hour)
+    return [("Outlook" if i == 0 else "",
+             Wrapped(printable(outlook_words(*row), 80)))
+            for i, row in enumerate(rows)]
 
 
 class DetailsPane(urwid.WidgetWrap):
@@ -148,5 +278,6 @@ class DetailsPane(urwid.WidgetWrap):
             pairs = master_details(self.farm, self.view.now)
         self._walker[:] = [
             urwid.Columns([(12, measure.text(("details-key", k), wrap="clip")),
-                           measure.text(v, wrap="ellipsis")], dividechars=1)
+                           measure.text(v, wrap="space" if isinstance(
+                               v, Wrapped) else "ellipsis")], dividechars=1)
             for k, v in pairs]

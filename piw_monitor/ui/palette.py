@@ -37,4 +37,11 @@ PALETTE = [
     ("text-late", "yellow", "default", "default"),
     ("text-silent", "light red", "default", "default"),
     ("text-terminating", "light magenta", "default", "default"),
+    # resource figures by level (careful, warning, critical), and the flag
+    # of a slave under pressure
+    ("res-ok", "default", "default", "default"),
+    ("res-careful", "light cyan", "default", "default"),
+    ("res-warning", "yellow,bold", "default", "bold"),
+    ("res-critical", "light red,bold", "default", "standout"),
+    ("pressure", "white,bold", "dark red", "standout"),
 ]

@@ -15,6 +15,7 @@ import datetime as dt
 import urwid
 
 from ..model import STATES, Slave
+from ..pressure import LEVELS, figures
 from ..sanitize import printable
 from . import format as fmt
 from . import measure
@@ -23,7 +24,7 @@ __all__ = [
     "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
     "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "StatusLine",
     "ButtonBar", "BUTTONS", "COLUMNS", "STATE_MARKER", "sort_key",
-    "column_at",
+    "column_at", "RESOURCE_COLUMNS", "RESOURCE_PRIORITY", "resource_texts",
 ]
 
 #: The marker drawn in a row's first column, coloured by state.
@@ -55,6 +56,25 @@ class View:
         self.drawn = set()
 
 
+#: The resource columns of the slave list: (name, title, width), in screen
+#: order (between the task time and the task). Memory and swap used (%),
+#: disk free (bytes), load average, CPU temperature (°C).
+RESOURCE_COLUMNS = (
+    ("mem", "Mem", 4), ("swap", "Swap", 4), ("disk", "Disk", 5),
+    ("load", "Load", 4), ("temp", "Temp", 4),
+)
+
+#: The order in which the resource columns are given room as the list grows
+#: wider; a narrower list drops them in the reverse order (load first,
+#: memory last).
+RESOURCE_PRIORITY = ("mem", "swap", "disk", "temp", "load")
+
+#: The figure of each resource column: which of the slave's figures it
+#: shows, and which resource's thresholds colour it.
+_RESOURCE_OF = {"mem": "memory", "swap": "swap", "disk": "disk",
+                "load": "load", "temp": "temp"}
+
+
 class Layout:
     """Column widths of the slave list for one screen width."""
 
@@ -62,12 +82,43 @@ class Layout:
     ABI = 6
     TIME = 9
     GAP = 1
+    #: the task column keeps at least this many cells: a resource column
+    #: is only shown when the task keeps this much room beside it
+    MIN_TASK = 36
 
     def __init__(self, width):
         self.width = width
         fixed = 2 + self.ID + self.ABI + 2 * self.TIME + 5 * self.GAP
         self.label = max(8, min(24, (width - fixed) // 4))
         self.task = max(width - fixed - self.label, 0)
+        widths = {name: w for name, _title, w in RESOURCE_COLUMNS}
+        shown = set()
+        for name in RESOURCE_PRIORITY:
+            need = widths[name] + self.GAP
+            if self.task - need < self.MIN_TASK:
+                break
+            self.task -= need
+            shown.add(name)
+        #: the resource columns shown: (name, width), in screen order
+        self.resources = tuple((name, w) for name, _t, w in RESOURCE_COLUMNS
+                               if name in shown)
+
+    def columns(self):
+        """The columns shown: (name, width) pairs, in screen order."""
+        return [("state", 1), ("id", self.ID), ("label", self.label),
+                ("abi", self.ABI), ("up", self.TIME),
+                ("task-time", self.TIME), *self.resources,
+                ("task", self.task)]
+
+    def resource_cells(self, texts):
+        """
+        The resource cells, each right-aligned in its column and followed by
+        the gap: *texts* maps a column name to its text. A figure never
+        needs cutting (see :func:`resource_texts`).
+        """
+        gap = " " * self.GAP
+        return [fmt.fit(texts.get(name, ""), w, "right") + gap
+                for name, w in self.resources]
 
     def cells(self, marker, sid, label, abi, up, task_time, task):
         """The text of one row, cut and padded into its columns."""
@@ -157,11 +208,15 @@ class SlaveRow(ListRow):
         now = view.now
         state = slave.state(now)
         layout = Layout.for_width(width)
+        words = _task_words(slave, state, now)
+        flag = ""
+        if slave.pressure:
+            # first, so that a narrow column never cuts it off
+            flag = "[" + ",".join(slave.pressure) + "] "
         left, task = layout.cells(
             STATE_MARKER, str(slave.slave_id), slave.label or "?",
             slave.abi or "?", fmt.duration(slave.up_time(now)),
-            task_duration(slave, now),
-            _task_words(slave, state, now))
+            task_duration(slave, now), flag + words)
         if focus:
             base = "focus"
         elif self.selected:
@@ -176,7 +231,14 @@ class SlaveRow(ListRow):
         text_attr = base
         if base is None and state in ("late", "silent", "terminating"):
             text_attr = f"text-{state}"
-        return [(marker_attr, left[:1]), (base, left[1:]), (text_attr, task)]
+        markup = [(marker_attr, left[:1]), (base, left[1:])]
+        _resource_markup(markup, layout, *resource_texts(
+            slave, view.farm.thresholds), base)
+        if flag and task.startswith(flag):
+            markup.append((base or "pressure", flag))
+            task = task[len(flag):]
+        markup.append((text_attr, task))
+        return markup
 
     def render(self, size, focus=False):
         (maxcol,) = size
@@ -185,11 +247,88 @@ class SlaveRow(ListRow):
         return text.render((maxcol,))
 
 
-#: The list's columns: (name, title), in screen order.
+def _load_text(value):
+    if value < 10:
+        return f"{value:.2f}"
+    if value < 100:
+        return f"{value:.1f}"
+    return f"{min(value, 9999):.0f}"
+
+
+def _size_text(value):
+    """Bytes in at most 5 cells: ``980M``, ``14.2G``, ``3.9T``."""
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if value < 1000 or unit == "P":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(value)}B"
+    return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
+
+
+def _resource_markup(markup, layout, texts, levels, base):
+    """Add the resource cells of a row to *markup*, coloured by level."""
+    for (name, _w), cell in zip(layout.resources,
+                                layout.resource_cells(texts), strict=True):
+        level = levels.get(name, 0)
+        attr = base if base is not None or not level else \
+            f"res-{LEVELS[level]}"
+        markup.append((attr, cell))
+
+
+def resource_texts(slave, thresholds):
+    """
+    ``(texts, levels)``: the text of each resource column for *slave*
+    (memory and swap used in %, disk free in bytes, load, temperature in
+    °C; ``-`` for a figure not known, nothing before any STATS), and the
+    level (0 to 3) each is coloured by.
+    """
+    return _texts(slave.figures, slave.stats, thresholds)
+
+
+def _texts(figs, stats, thresholds):
+    if figs is None:
+        return {}, {}
+    texts = {}
+    levels = {}
+    for name, resource in _RESOURCE_OF.items():
+        value = figs[resource]
+        if value is None:
+            texts[name] = "-"
+            continue
+        if name in ("mem", "swap"):
+            texts[name] = f"{min(max(value, 0), 100):.0f}%"
+        elif name == "disk":
+            texts[name] = _size_text(max(stats.disk_free, 0))
+        elif name == "load":
+            texts[name] = _load_text(max(value, 0.0))
+        else:
+            value = max(min(value, 999), -99)
+            texts[name] = f"{value:.0f}\N{DEGREE SIGN}C" \
+                if -10 < value < 100 else f"{value:.0f}\N{DEGREE SIGN}"
+        levels[name] = thresholds.level(resource, value)
+    return texts, levels
+
+
+#: The list's columns: (name, title), in the order ``s`` cycles through
+#: them (the screen's order, the resource columns last: on screen they
+#: stand before the task).
 COLUMNS = (
     ("state", "S"), ("id", "#"), ("label", "Label"), ("abi", "ABI"),
     ("up", "Up time"), ("task-time", "Task time"), ("task", "Task"),
+    *((name, title) for name, title, _w in RESOURCE_COLUMNS),
 )
+
+
+def _worst_first(resource, falling=False):
+    """A sort key for a resource column: the worst figure first, none last."""
+    def key(slave):
+        figures = slave.figures
+        value = None if figures is None else figures[resource]
+        if value is None:
+            return (1, 0.0, slave.slave_id)
+        return (0, value if falling else -value, slave.slave_id)
+    return key
 
 _STATE_ORDER = {state: i for i, state in enumerate(STATES)}
 
@@ -206,6 +345,12 @@ def sort_key(column, now):
         "up": lambda s: (s.first_seen or never, s.slave_id),
         "task-time": lambda s: (s.task_since or never, s.slave_id),
         "task": lambda s: (s.task_text(), s.slave_id),
+        # the worst first: most used, least free, busiest, hottest
+        "mem": _worst_first("memory"),
+        "swap": _worst_first("swap"),
+        "disk": _worst_first("disk", falling=True),
+        "load": _worst_first("load"),
+        "temp": _worst_first("temp"),
     }
     return keys[column]
 
@@ -213,10 +358,8 @@ def sort_key(column, now):
 def column_at(width, col):
     """The name of the list column under screen column *col*, or None."""
     layout = Layout.for_width(width)
-    widths = [1, layout.ID, layout.label, layout.ABI, layout.TIME,
-              layout.TIME, layout.task]
     x = 0
-    for (name, _title), w in zip(COLUMNS, widths, strict=True):
+    for name, w in layout.columns():
         if x <= col < x + w + layout.GAP:
             return name
         x += w + layout.GAP
@@ -250,18 +393,20 @@ class ColumnHeader(urwid.Widget):
         layout = Layout.for_width(maxcol)
         arrow = "\N{BLACK DOWN-POINTING SMALL TRIANGLE}" if self.reverse \
             else "\N{BLACK UP-POINTING SMALL TRIANGLE}"
-        widths = (1, layout.ID, layout.label, layout.ABI, layout.TIME,
-                  layout.TIME, layout.task)
-        titles = []
-        for (name, title), width in zip(COLUMNS, widths, strict=True):
+        names = dict(COLUMNS)
+        titles = {}
+        for name, width in layout.columns():
+            title = names[name]
             if name == self.sort_column:
                 # shorten the title, never the mark, and never widen the
                 # one-cell state column (that would shift every title)
                 title = title[:max(width - 1, 0)] + arrow
-            titles.append(title)
-        left, task = layout.cells(*titles)
+            titles[name] = title
+        left, task = layout.cells(*(titles[name] for name in (
+            "state", "id", "label", "abi", "up", "task-time", "task")))
+        resources = "".join(layout.resource_cells(titles))
         return measure.text(
-            ("colhead", left + task), wrap="clip").render((maxcol,))
+            ("colhead", left + resources + task), wrap="clip").render((maxcol,))
 
     def mouse_event(self, size, event, button, col, row, focus):
         if self.on_click is None or not urwid.util.is_mouse_press(event) \
@@ -299,8 +444,18 @@ class MasterRow(ListRow):
             "", words)
         base = "focus" if focus else "selected" if self.selected else \
             "master-row"
-        return measure.text([(base, left), (base, task)],
-                            wrap="clip").render((maxcol,))
+        markup = [(base, left)]
+        stats = m.stats
+        figs = None
+        if stats is not None:
+            figs = figures(stats)
+            if not m.disk_known():
+                figs["disk"] = None
+        _resource_markup(markup, layout, *_texts(
+            figs, stats, view.farm.thresholds),
+            None if base == "master-row" else base)
+        markup.append((base, task))
+        return measure.text(markup, wrap="clip").render((maxcol,))
 
 
 class EmptyRow(urwid.Text):
@@ -613,6 +768,11 @@ class MasterHeader(urwid.WidgetWrap):
         else:
             parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
         markup = [("header", " \N{MIDDLE DOT} ".join(parts))]
+        pressed = farm.under_pressure()
+        if pressed:
+            # first: the line is cut at its end on a narrow terminal
+            markup.insert(0, ("header-bad", f"{pressed} under pressure"))
+            markup.insert(1, ("header", " \N{MIDDLE DOT} "))
         if farm.overflows:
             markup.append(("header-bad",
                            f"  {farm.frames_dropped} frames dropped to stay "

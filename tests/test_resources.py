@@ -1,0 +1,372 @@
+"""
+Resources (issue 18): thresholds and pressure flags, the bounded history of
+STATS, the charts drawn in text, the queue's outlook, the resource columns
+of the list at several widths, the options, and the demo's hungry slave
+seen end to end in a pseudo-terminal.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+
+from piw_monitor import charts, cli, headless
+from piw_monitor import protocol as p
+from piw_monitor.model import Farm
+from piw_monitor.pressure import (
+    HISTORY, History, Thresholds, about, figures, outlook, outlook_words,
+    parse_thresholds,
+)
+from piw_monitor.ui.details import master_details, slave_details
+from piw_monitor.ui.widgets import Layout
+
+from .terminal import Terminal
+from .test_ui import T0, Harness, farm_of, master_hello, master_stats
+
+G = 10**9
+SEC = dt.timedelta(seconds=1)
+
+
+def stats(sid, when, *, mem=0.3, swap=0.0, disk_free=0.6, load=1.0,
+          temp=50.0, swap_size=G // 10, stamp=None):
+    """A slave's STATS with memory and swap *used* and disk *free* shares."""
+    return p.SlaveStats(
+        sid, when, stamp or when, 32 * G, int(32 * G * disk_free), 4 * G,
+        int(4 * G * (1 - mem)), swap_size, int(swap_size * (1 - swap)),
+        load, temp)
+
+
+@pytest.fixture(autouse=True)
+def blocks():
+    charts.use_ascii(False)
+    yield
+    charts.use_ascii(False)
+
+
+# ------------------------------------------------------------ thresholds
+
+def test_levels_on_the_default_scale():
+    t = Thresholds()
+    assert [t.level("memory", v) for v in (10, 50, 69.9, 70, 90, 100)] == \
+        [0, 1, 1, 2, 3, 3]
+    # disk: free space, less is worse
+    assert [t.level("disk", v) for v in (80, 30, 20, 10, 0)] == [0, 1, 2, 3, 3]
+    assert [t.level("temp", v) for v in (40, 60, 75, 85)] == [0, 1, 2, 3]
+    assert t.level("load", None) == 0 and t.level("load", float("nan")) == 0
+
+
+def test_pressure_flags_say_which():
+    t = Thresholds()
+
+    def flags(**kw):
+        return t.flags(figures(stats(1, T0, **kw)))
+    assert flags() == ()
+    # memory nearly full but swap barely used: caches, not yet trouble
+    assert flags(mem=0.95, swap=0.1) == ()
+    assert flags(mem=0.95, swap=0.75) == ("memory",)
+    assert flags(mem=0.75, swap=0.95) == ("memory",)
+    # without swap, memory nearly full is the whole story
+    assert flags(mem=0.95, swap_size=0) == ("memory",)
+    assert flags(mem=0.8, swap_size=0) == ()
+    assert flags(disk_free=0.05) == ("disk",)
+    assert flags(load=9.0, temp=82.0) == ("load", "hot")
+
+
+@pytest.mark.parametrize("text, resource, reason", [
+    ("50,70", "memory", "three numbers"),
+    ("a,b,c", "memory", "not three numbers"),
+    ("90,70,50", "memory", "must not fall"),
+    ("10,20,30", "disk", "must not rise"),
+    ("50,70,190", "swap", "at most 100"),
+    ("-1,2,3", "load", "at least 0"),
+])
+def test_bad_thresholds_are_refused_with_a_reason(text, resource, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_thresholds(text, resource)
+
+
+def test_thresholds_from_the_command_line_and_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    conf = tmp_path / "piw.conf"
+    conf.write_text("[monitor]\nmemory-thresholds = 40,60,80\n"
+                    "temp-thresholds = 55, 65, 75\n")
+    args = cli.parse_args(["-c", str(conf), "--load-thresholds", "2,3,4"])
+    t = cli.thresholds(args)
+    assert t.memory == (40, 60, 80) and t.temp == (55, 65, 75)
+    assert t.load == (2, 3, 4) and t.disk == (30, 20, 10)
+    # the command line beats the file
+    args = cli.parse_args(["-c", str(conf), "--memory-thresholds", "1,2,3"])
+    assert cli.thresholds(args).memory == (1, 2, 3)
+
+
+def test_a_bad_threshold_in_a_file_names_the_file(tmp_path, capsys,
+                                                  monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    conf = tmp_path / "piw.conf"
+    conf.write_text("disk-thresholds = 10,20,30\n")
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(["-c", str(conf)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(conf) in err and "must not rise" in err
+
+
+# ------------------------------------------------------------ the model
+
+def test_the_model_keeps_a_bounded_history_and_flags_in_o1():
+    farm = Farm()
+    farm.apply(master_hello(), T0)
+    for i in range(HISTORY + 20):
+        t = T0 + i * SEC
+        farm.apply(stats(1, t, mem=min(0.3 + i / 100, 0.99),
+                         swap=min(i / 100, 0.99)), t)
+    slave = farm.slaves[1]
+    assert len(slave.stats_history) == HISTORY
+    # the oldest went first
+    assert slave.stats_history.series("time")[0] == (T0 + 20 * SEC).timestamp()
+    assert slave.pressure == ("memory",) and farm.under_pressure() == 1
+    assert farm.pressure_counts()["memory"] == 1
+    # the slave leaves: it no longer counts
+    farm.apply(p.SlaveDie(1, T0 + 200 * SEC), T0 + 200 * SEC)
+    farm.tick(T0 + 300 * SEC)
+    assert farm.under_pressure() == 0
+
+
+def test_a_replay_does_not_duplicate_the_history():
+    farm = Farm()
+    farm.apply(p.LinkUp(), T0)
+    farm.apply(master_hello(), T0)
+    hello = p.SlaveHello(1, T0, dt.timedelta(hours=3),
+                         dt.timedelta(seconds=300), "311", "cp311",
+                         "linux_aarch64", "pi-01", "os", "1", "b", "s")
+    reports = [stats(1, T0 + i * SEC) for i in range(5)]
+    replay = [hello, *reports, p.SlaveSleep(1, T0 + 5 * SEC, False)]
+    for event in replay:
+        farm.apply(event, T0 + 5 * SEC)
+    assert len(farm.slaves[1].stats_history) == 5
+    # another monitor's HELLO: the master replays it all again (restamped)
+    later = T0 + 20 * SEC
+    farm.apply(master_hello(), later)
+    for event in replay:
+        if isinstance(event, p.SlaveStats):
+            event = stats(1, later, stamp=event.stats_timestamp)
+        farm.apply(event, later)
+    assert len(farm.slaves[1].stats_history) == 5
+    farm.apply(stats(1, later + SEC), later + SEC)
+    assert len(farm.slaves[1].stats_history) == 6
+
+
+def test_thresholds_set_later_judge_every_slave_again():
+    farm = Farm()
+    farm.apply(stats(1, T0, load=5.0), T0)
+    assert farm.slaves[1].pressure == ()
+    farm.set_thresholds(Thresholds(load=(1.0, 2.0, 3.0)))
+    assert farm.slaves[1].pressure == ("load",)
+    assert farm.under_pressure() == 1
+
+
+def test_history_ring_keeps_unknown_figures_as_gaps():
+    h = History(capacity=3)
+    assert h.series("memory") == [] and h.span() == 0
+    h.append(stats(1, T0, swap_size=0))
+    assert h.series("swap") == [None]
+    for i in range(1, 5):
+        h.append(stats(1, T0 + i * 10 * SEC))
+    assert len(h) == 3 and h.span() == 20.0
+
+
+# ------------------------------------------------------------ charts
+
+def test_sparkline_of_a_rising_series():
+    assert charts.sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8) == charts.BLOCKS
+    charts.use_ascii()
+    assert charts.sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8) == "_.-=+*#@"
+    assert charts.ascii_mode()
+
+
+def test_sparkline_of_empty_flat_gappy_and_out_of_range_series():
+    assert charts.sparkline([], 10) == ""
+    assert charts.sparkline([None, None], 10) == "  "
+    # flat: the middle level; on a fixed scale, where it stands
+    assert charts.sparkline([5, 5, 5], 10) == "\u2584" * 3
+    assert charts.sparkline([100, 100], 10, 0, 100) == "\u2588" * 2
+    # out of range: drawn at the nearest end; a gap for a missing figure
+    assert charts.sparkline([-50, None, 250], 10, 0, 100) == \
+        "\u2581 \u2588"
+    assert charts.sparkline([float("nan"), float("inf"), 1.0], 5) == \
+        "  \u2584"
+
+
+def test_a_long_series_is_fitted_to_the_width():
+    line = charts.sparkline(list(range(100)), 20)
+    assert len(line) == 20 and line[0] == "\u2581" and line[-1] == "\u2588"
+
+
+def test_chart_line_with_range_span_and_trend():
+    text = charts.chart([35, 40, 60, 92], lambda v: f"{v:.0f}%", width=8,
+                        lo=0, hi=100, span=240)
+    assert text.endswith("35%..92% over 4 min, rising \u2197")
+    assert charts.chart([], str) == "no figures yet"
+    assert charts.chart([None], str) == "no figures yet"
+    assert charts.chart([3, 3], lambda v: f"{v:.0f}") .endswith(
+        " 3, steady \u2192")
+    assert charts.trend([9, 8, 2, 1]) == "falling"
+    assert charts.trend([1]) == ""
+    charts.use_ascii()
+    assert charts.chart([1, 9], str, width=2).endswith("rising /")
+
+
+# ------------------------------------------------------------ outlook
+
+def test_the_queues_outlook_by_abi():
+    rows = outlook({"cp311": 44, "cp39": 5, "cp313": 0},
+                   {"cp311": 12, "cp39": 0})
+    assert [outlook_words(*row) for row in rows] == [
+        "cp39: 5 pending, 0/h, not draining",
+        "cp311: 44 pending, 12/h, about 3 h 40 min",
+        "cp313: 0 pending, 0/h, empty",
+    ]
+    assert about(20) == "under a minute" and about(3 * 86400) == "about 3 days"
+
+
+# ------------------------------------------------------------ the screen
+
+def hungry_harness():
+    h = Harness()
+    farm_of(h, 3)
+    for i in range(12):
+        t = h.now + 10 * SEC
+        h.feed(master_stats(t, pending={"cp311": 44}),
+               stats(1, t, mem=0.4 + i * 0.05, swap=i * 0.08,
+                     load=3 + i * 0.5, temp=60 + i),
+               stats(2, t, mem=0.3, disk_free=0.5), now=t)
+    h.feed(p.SlaveBuild(1, h.now, "opencv-python", "4.10.0.84"))
+    return h
+
+
+@pytest.mark.parametrize("width, columns", [
+    (80, []), (100, ["Mem", "Swap"]), (110, ["Mem", "Swap", "Disk"]),
+    (120, ["Mem", "Swap", "Disk", "Load", "Temp"]),
+    (160, ["Mem", "Swap", "Disk", "Load", "Temp"]),
+])
+def test_resource_columns_at_several_widths(width, columns):
+    h = hungry_harness()
+    screen = h.screen((width, 12))
+    titles = screen[2]
+    shown = [t for t in ("Mem", "Swap", "Disk", "Load", "Temp")
+             if t in titles.split()]
+    assert shown == columns
+    row = next(line for line in screen if "pi-01" in line)
+    # the flag is in the row whatever the width, and the header counts it
+    assert "[memory,load] Building" in row
+    assert screen[1].startswith("1 under pressure")
+    if "Mem" in columns:
+        # every figure whole, under its title
+        col = titles.index("Mem")
+        assert row[col - 1:col + 3].strip() == "95%"
+    if "Temp" in columns:
+        col = titles.index("Temp")
+        assert row[col:col + 4] == "71\N{DEGREE SIGN}C"
+    assert len(Layout(width).columns()) == 7 + len(columns)
+
+
+def test_resource_cells_are_coloured_by_level():
+    h = hungry_harness()
+    h.press("home")  # the master's row: a selected row has one colour
+    (canvas,) = [h.console.slave_list.row_widgets[0].render((140,))]
+    attrs = [a for row in canvas.content() for a, _cs, _t in row]
+    assert "res-critical" in attrs and "pressure" in attrs
+    (canvas,) = [h.console.slave_list.row_widgets[1].render((140,))]
+    attrs = [a for row in canvas.content() for a, _cs, _t in row]
+    assert "res-critical" not in attrs and "pressure" not in attrs
+
+
+def test_sorting_by_memory_puts_the_worst_first():
+    h = hungry_harness()
+    h.console.sort_by("mem")
+    rows = [line for line in h.screen((140, 12)) if "pi-0" in line]
+    assert "pi-01" in rows[0] and "pi-03" in rows[-1]  # no figures: last
+    assert "Mem\u25b4" in h.screen((140, 12))[2]
+    h.console.sort_by("disk")
+    rows = [line for line in h.screen((140, 12)) if "pi-0" in line]
+    assert "pi-02" in rows[0] and "pi-03" in rows[-1]  # least free first
+    assert "Sorted by disk." in h.text((140, 12))
+
+
+def test_details_draw_charts_and_the_pressure():
+    h = hungry_harness()
+    slave = h.farm.slaves[1]
+    pairs = dict(slave_details(slave, h.now))
+    assert pairs["Pressure"].startswith("memory 95% used, swap 88% used")
+    assert pairs["Pressure"].endswith("k: Kill slave")
+    assert pairs["History"] == "12 reports over 2 min"
+    assert pairs["  memory"].endswith("40%..95% over 2 min, rising \u2197")
+    assert pairs["  memory"][0] == "\u2584"   # 40% of 0..100
+    assert "\u2588" in pairs["  load"]
+    master = dict(master_details(h.farm, h.now))
+    assert master["Outlook"] == "cp311: 44 pending, 3/h, about 14 h 40 min"
+    assert master["  pending"].endswith("7..44 over 2 min, rising \u2197")
+    # the pane beside the list shows them, wrapped rather than cut
+    h.press("d")
+    text = h.text((160, 40))
+    assert "Pressure" in text and "rising" in text
+
+
+# ------------------------------------------------------------ headless
+
+def test_json_carries_resources_pressure_and_history():
+    h = hungry_harness()
+    data = json.loads(json.dumps(headless.snapshot(h.farm, h.now)))
+    one = data["slaves"][0]
+    assert one["pressure"] == ["memory", "load"]
+    res = one["resources"]
+    assert res["mem_used_pct"] == 95.0 and res["mem_size"] == 4 * G
+    assert res["levels"] == {"memory": "critical", "swap": "warning",
+                             "disk": "ok", "load": "critical",
+                             "temp": "warning"}
+    assert len(one["history"]["memory"]) == 12
+    assert one["history"]["time"][0] == (T0 + 10 * SEC).isoformat()
+    assert data["slaves"][2]["resources"] is None
+    assert data["master"]["slaves_under_pressure"] == 1
+    assert data["master"]["outlook"][0]["empty_in"] == 52800
+
+
+def test_check_counts_slaves_under_memory_pressure():
+    h = hungry_harness()
+    status, summary, perf = headless.judge(h.farm, h.now)
+    assert status == headless.WARNING
+    assert summary.startswith("1 slave under memory pressure - ")
+    assert "(0 silent, 1 under pressure)" in summary
+    assert "memory_pressure=1;0;2;0;3" in perf
+    assert "disk_pressure=0;0;2;0;3" in perf
+    status, _summary, _perf = headless.judge(
+        h.farm, h.now, warn_memory_pressure=1, crit_memory_pressure=1)
+    assert status == headless.CRITICAL
+
+
+# ------------------------------------------------------------ end to end
+
+def test_the_demos_hungry_slave_end_to_end(tmp_path):
+    """
+    A newcomer's ``--demo``: the hungry slave is flagged, counted in the
+    header, and its details chart its memory filling up.
+    """
+    term = Terminal(["--demo", "--demo-speed", "20"], rows=40, cols=160,
+                    env={"TMPDIR": str(tmp_path)})
+    try:
+        term.wait_for(lambda t: any("[memory" in line for line in t.lines),
+                      timeout=40, what="a slave flagged under memory pressure")
+        term.wait_for("under pressure")
+        row = next(line for line in term.lines if "[memory" in line)
+        assert "Building opencv-python" in row
+        # the hungry slave is the first row (cp39), selected at start
+        term.key("d")
+        term.wait_for("Pressure")
+        term.wait_for(lambda t: "rising" in t.text and "History" in t.text,
+                      what="the history charts")
+        assert "k: Kill slave" in term.text
+        term.key("q")
+        assert term.wait_exit() == 0
+        assert term.restored() == []
+    finally:
+        term.close()
