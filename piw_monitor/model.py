@@ -405,7 +405,7 @@ class Slave:
         "paused", "stats", "stopping", "terminated_at", "expired", "history",
         "index_url", "row_key", "replaying", "clock", "_excused_mark",
         "_late_after", "_silent_after", "stats_history", "figures",
-        "pressure",
+        "pressure", "judged",
     )
 
     def __init__(self, slave_id, clock=None):
@@ -456,6 +456,8 @@ class Slave:
         #: why it is under pressure: words of
         #: :data:`~piw_monitor.pressure.FLAGS` (empty when it is not)
         self.pressure = ()
+        #: the STATS the figures and pressure were worked out from
+        self.judged = None
         #: a KILL was sent for it: it stops after its current task
         self.stopping = False
         #: when (the monitor's clock) it was told to terminate
@@ -829,7 +831,7 @@ class Farm:
         Judge *slave*'s latest STATS (whose :func:`figures` are *values*,
         when already worked out) on the thresholds (O(1)).
         """
-        stats = slave.stats
+        stats = slave.judged = slave.stats
         if stats is None:
             slave.figures = None
             words = ()
@@ -886,6 +888,12 @@ class Farm:
                 "replay"))
             self._resync = f"more than {MAX_SLAVES} slaves"
 
+    def _end_replay(self, slave):
+        """The slave's part of a replay is over: judge its latest STATS."""
+        slave.replaying = False
+        if slave.stats is not slave.judged:
+            self._judge(slave)
+
     def _log(self, now, sid, text):
         self.log.append((now, sid, text))
         self.logged += 1
@@ -899,7 +907,7 @@ class Farm:
             # the reply that ends the slave's part of a replay: its
             # timestamp is when the master last heard from the slave, not
             # when the task began
-            slave.replaying = False
+            self._end_replay(slave)
             if slave.task == task and _same_task(slave, event):
                 return False
             slave.task = task
@@ -1045,9 +1053,11 @@ class Farm:
                 ev.stats_timestamp <= slave.stats.stats_timestamp:
             return
         slave.stats = ev
-        values = figures(ev)
-        slave.stats_history.append(ev, values)
-        self._judge(slave, values)
+        slave.stats_history.append(ev)
+        if not slave.replaying:
+            self._judge(slave)
+        # in a replay, the slave is judged once its part is over (a
+        # hundred STATS each): see _set_task
 
     def _slave_ack(self, ev, now):
         slave = self._slave(ev, now)
@@ -1056,7 +1066,7 @@ class Farm:
         slave.index_url = ev.index_url
         if slave.replaying:
             # a live HELLO: it has been idle since then, exactly
-            slave.replaying = False
+            self._end_replay(slave)
             slave.task_exact = True
         slave.history.append((ev.timestamp, _describe(ev)))
 
@@ -1135,7 +1145,7 @@ class Farm:
         slave = self._slave(ev, now)
         if slave is None:
             return
-        slave.replaying = False
+        self._end_replay(slave)
         if slave.task != "terminating":
             slave.terminated_at = now
             slave.expired = ev.expired
