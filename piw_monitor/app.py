@@ -61,8 +61,13 @@ FAULT_VARIABLE = "PIW_MONITOR_TEST_FAULT"
 #: The places :data:`FAULT_VARIABLE` can name, besides ``key`` and ``1``.
 _FAULT_PLACES = ("drain", "refresh", "tick")
 
-#: Shortest time between two refreshes of the screen while frames pour in.
-REFRESH_DELAY = 0.05
+#: Shortest time between two refreshes of the screen while frames pour in
+#: (a key is answered at once all the same).
+REFRESH_DELAY = 0.1
+
+#: A burst of at least this many frames is shown as soon as the last of it
+#: is read, rather than at the next paced refresh.
+BURST = 100
 
 #: Longest time between two refreshes while frames pour in, however
 #: expensive a refresh of a very large farm is.
@@ -223,6 +228,7 @@ class Monitor:
         self._refresh_due = False
         self._refresh_cost = 0.0   # how long the last refresh took
         self._refreshed_at = 0.0   # time.perf_counter() after the last one
+        self._burst = 0   # frames read since the socket was last dry
         self._drain_due = False
         self.refreshes = 0
         self._fault = None   # where an injected fault goes off (tests only)
@@ -296,6 +302,13 @@ class Monitor:
                 # a bound was hit: the model said so; ask for a replay
                 self.link.ask_replay()
             self._schedule_refresh()
+            self._burst += len(events)
+        if not self.link.pending:
+            # the socket ran dry: a burst (a replay) is over, and showing it
+            # now costs no frame any time
+            if self._burst >= BURST and self._refresh_due:
+                self._refresh()
+            self._burst = 0
         if self.link.pending and not self._drain_due:
             # no new edge will come for what is left: come back at once
             self._drain_due = True
@@ -324,6 +337,8 @@ class Monitor:
             self._alarm(max(wait, 0), self._refresh)
 
     def _refresh(self):
+        if not self._refresh_due:
+            return  # done already, at the end of a burst
         if self._fault is not None:
             self._fault_point("refresh")
         start = time.perf_counter()

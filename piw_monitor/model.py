@@ -760,8 +760,10 @@ class Farm:
             self._batch_now = now
             self._batch_max = None
         # the master's clock: the latest of its timestamps in the batch
-        stamp = event.timestamp if type(event) is not p.MasterHello \
-            else event.started
+        try:
+            stamp = event.timestamp
+        except AttributeError:  # the master's HELLO: when it started
+            stamp = event.started
         if self._batch_max is None or stamp > self._batch_max:
             self._batch_max = stamp
             self.clock.observe(stamp, now)
