@@ -39,15 +39,21 @@ class Binding:
 
 
 KEYS = (
-    # the spec's hotkeys
-    Binding("p", "pause", "global", "Pause the master (no new builds)"),
-    Binding("r", "resume", "global", "Resume the master when paused"),
+    # the spec's hotkeys: each help line starts with the action's name
+    # (actions.NAMES), as on its button, in the menus and in the manual
+    Binding("p", "pause", "global",
+            "Pause: the master hands out no new builds until resumed"),
+    Binding("r", "resume", "global",
+            "Resume: the master hands out builds again"),
     Binding("k", "kill", "global",
-            "Kill the selected slave at its next request for work"),
-    Binding("t", "terminate", "global", "Terminate the master"),
+            "Kill slave: the selected slave terminates the next time it "
+            "asks for work, after its build (asks first)"),
+    Binding("t", "terminate", "global",
+            "Terminate master: the master shuts itself down (asks first)"),
     Binding("q", "quit", "global",
-            "Quit the monitor (the master keeps running)"),
-    Binding("ctrl c", "quit", "global", "Quit the monitor"),
+            "Quit: leave the monitor; the master keeps running"),
+    Binding("ctrl c", "quit", "global",
+            "Quit: leave the monitor; the master keeps running"),
     Binding("h", "help", "global", "Show every key and action"),
     Binding("?", "help", "global", "Show every key and action"),
     Binding("d", "details", "global",
@@ -66,10 +72,12 @@ KEYS = (
     Binding("down", "select-next", "list", "Select the slave below"),
     Binding("page up", "select-page-up", "list", "Move up a page"),
     Binding("page down", "select-page-down", "list", "Move down a page"),
-    Binding("home", "select-first", "list", "Select the first slave"),
+    Binding("home", "select-first", "list",
+            "Select the top row (the master's)"),
     Binding("end", "select-last", "list", "Select the last slave"),
     Binding("enter", "menu", "list",
-            "Open the actions for the selected row"),
+            "Open the actions for the selected row (each asks before it "
+            "acts)"),
     Binding("esc", "filter-clear", "list", "Clear the filter"),
     # typing a filter
     Binding("enter", "filter-done", "filter", "Keep the filter, back to the list"),

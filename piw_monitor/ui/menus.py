@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import urwid
 
-from ..actions import slave_name
+from ..actions import NAMES, slave_name
 from ..sanitize import printable
 from . import format as fmt
 
@@ -16,22 +16,25 @@ __all__ = [
 
 #: The methods of :func:`slave_actions`' entries: they act on the menu's
 #: slave, so they are checked against it (the farm's only against the run).
-SLAVE_METHODS = frozenset({"skip", "kill", "kill_now"})
+SLAVE_METHODS = frozenset({"skip", "kill", "skip_and_kill"})
 
 
 def slave_actions(slave):
     """
-    The actions on one slave: (label, explanation, method name, dangerous).
+    The actions on one slave: (name, explanation, method name, asks first).
+    Every one of them ends or abandons something: each asks first.
     """
     name = slave_name(slave)
     return [
-        ("Skip build", f"Abandon {name}'s current build at its next contact "
-                       "(SKIP).", "skip", False),
-        ("Stop after build", f"Terminate {name} at its next request for "
-                             "work; a running build is finished (KILL).",
+        (NAMES["skip"], f"{name} abandons its current build at its next "
+                        "contact, and carries on with another.", "skip",
+         True),
+        (NAMES["kill"], f"{name} terminates the next time it asks for "
+                        "work; a build in progress is finished first.",
          "kill", True),
-        ("Kill now", f"Abandon {name}'s build and terminate it at its next "
-                     "contact (SKIP, then KILL).", "kill_now", True),
+        (NAMES["skip_and_kill"], f"{name} abandons its build and terminates "
+                                 "at its next contact.", "skip_and_kill",
+         True),
     ]
 
 
@@ -39,14 +42,17 @@ def slave_actions(slave):
 #: one slave, and SKIP for all, but does nothing with them; they are not
 #: offered. "Skip all builds" sends SKIP to each building slave instead.)
 FARM_ACTIONS = [
-    ("Pause", "Hand out no new builds until resumed (SLEEP to all).",
+    (NAMES["pause"], "The master hands out no new builds until resumed.",
      "pause", False),
-    ("Resume", "Hand out builds again (WAKE to all).", "resume", False),
-    ("Skip all builds", "Abandon every current build (SKIP to each building "
-                        "slave).", "skip_all", True),
-    ("Stop all slaves", "Terminate every slave at its next request for work "
-                        "(KILL to all).", "stop_all", True),
-    ("Terminate master", "Shut the master down (QUIT); the monitor exits.",
+    (NAMES["resume"], "The master hands out builds again.", "resume",
+     False),
+    (NAMES["skip_all"], "Every building slave abandons its current build "
+                        "(all of them, whatever the filter shows).",
+     "skip_all", True),
+    (NAMES["kill_all"], "Every slave terminates the next time it asks for "
+                        "work (all of them, whatever the filter shows).",
+     "kill_all", True),
+    (NAMES["terminate"], "The master shuts down; the monitor exits.",
      "terminate", True),
 ]
 

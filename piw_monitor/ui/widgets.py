@@ -10,33 +10,32 @@ costs a handful of redraws of the rows in view, not a re-layout of the list.
 
 from __future__ import annotations
 
-import datetime as dt
 
 import urwid
 
+from ..actions import NAMES
 from ..model import STATES, Slave
 from ..sanitize import printable
 from . import format as fmt
+from .symbols import SYM, UNICODE
 
 __all__ = [
     "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
     "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "StatusLine",
-    "ButtonBar", "BUTTONS", "COLUMNS", "STATE_MARKER", "sort_key",
-    "column_at",
+    "ButtonBar", "BUTTONS", "COLUMNS", "COLUMN_NAMES", "ORDER_WORDS",
+    "DESCENDING_FIRST", "STATE_MARKER", "sort_key", "column_at",
 ]
 
-#: The marker drawn in a row's first column, coloured by state.
-STATE_MARKER = "\N{BLACK CIRCLE}"
+#: The marker drawn in a row's first column, coloured by state (on a
+#: terminal that is not UTF-8, its ASCII stand-in: see :mod:`.symbols`).
+STATE_MARKER = UNICODE["marker"]
 
 #: The buttons at the bottom: (label before the hotkey, hotkey, label after
 #: it, command name).
-BUTTONS = (
-    ("", "P", "ause", "pause"),
-    ("", "R", "esume", "resume"),
-    ("", "K", "ill slave", "kill"),
-    ("", "T", "erminate master", "terminate"),
-    ("", "Q", "uit", "quit"),
-)
+#: The labels are the actions' names (:data:`~piw_monitor.actions.NAMES`).
+BUTTONS = tuple(
+    ("", NAMES[command][0], NAMES[command][1:], command)
+    for command in ("pause", "resume", "kill", "terminate", "quit"))
 
 
 class View:
@@ -59,7 +58,8 @@ class Layout:
 
     ID = 5
     ABI = 6
-    TIME = 9
+    # "Task time" and a sort mark beside it, or "100d 04:00"
+    TIME = 10
     GAP = 1
 
     def __init__(self, width):
@@ -129,7 +129,7 @@ class ListRow(urwid.Widget):
 
 #: Marks a task time that is only a lower bound: the task was learnt from
 #: a replay, which does not say when it began.
-AT_LEAST = "\N{GREATER-THAN OR EQUAL TO}"
+AT_LEAST = UNICODE["at_least"]
 
 
 def task_duration(slave, now):
@@ -139,7 +139,7 @@ def task_duration(slave, now):
     """
     text = fmt.duration(slave.task_time(now))
     if not slave.task_exact and slave.task_since is not None:
-        return AT_LEAST + text
+        return SYM.at_least + text
     return text
 
 
@@ -157,7 +157,7 @@ class SlaveRow(ListRow):
         state = slave.state(now)
         layout = Layout.for_width(width)
         left, task = layout.cells(
-            STATE_MARKER, str(slave.slave_id), slave.label or "?",
+            SYM.marker, str(slave.slave_id), slave.label or "?",
             slave.abi or "?", fmt.duration(slave.up_time(now)),
             task_duration(slave, now),
             _task_words(slave, state, now))
@@ -190,20 +190,48 @@ COLUMNS = (
     ("up", "Up time"), ("task-time", "Task time"), ("task", "Task"),
 )
 
+#: How messages name a column: its title (the one-letter ones explained).
+COLUMN_NAMES = {name: title for name, title in COLUMNS}
+COLUMN_NAMES["state"] = "S (state)"
+
+#: Columns whose values are drawn right-aligned (their sort mark goes
+#: before the title, so that the title stays over its values).
+RIGHT_ALIGNED = frozenset({"id", "up", "task-time"})
+
+#: Columns first sorted in descending order when chosen: the longest up
+#: or in its task first reads naturally.
+DESCENDING_FIRST = frozenset({"up", "task-time"})
+
+#: What each order means, in words: (ascending, descending).
+ORDER_WORDS = {
+    "state": ("idle first, terminating last", "terminating first"),
+    "id": ("lowest first", "highest first"),
+    "label": ("A to Z", "Z to A"),
+    "abi": ("oldest Python first", "newest Python first"),
+    "up": ("shortest first", "longest first"),
+    "task-time": ("shortest first", "longest first"),
+    "task": ("A to Z", "Z to A"),
+}
+
 _STATE_ORDER = {state: i for i, state in enumerate(STATES)}
 
 
 def sort_key(column, now):
-    """A key function ordering slaves by *column* at time *now*."""
-    never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    """
+    A key function ordering slaves by *column* at time *now*, in ascending
+    order of what the column shows (shortest time first, A to Z, ...).
+    """
+    def ago(when):
+        # a longer time is an earlier start; unknown counts as no time
+        return float("-inf") if when is None else -when.timestamp()
+
     keys = {
         "state": lambda s: (_STATE_ORDER[s.state(now)], s.sort_key()),
         "id": lambda s: s.slave_id,
         "label": lambda s: (s.label, s.slave_id),
         "abi": Slave.sort_key,
-        # longest up / in task first reads naturally; S reverses
-        "up": lambda s: (s.first_seen or never, s.slave_id),
-        "task-time": lambda s: (s.task_since or never, s.slave_id),
+        "up": lambda s: (ago(s.first_seen), s.slave_id),
+        "task-time": lambda s: (ago(s.task_since), s.slave_id),
         "task": lambda s: (s.task_text(), s.slave_id),
     }
     return keys[column]
@@ -224,8 +252,10 @@ def column_at(width, col):
 
 class ColumnHeader(urwid.Widget):
     """
-    The titles above the slave list's columns; the sorted column is marked
-    with an arrow, and a click on a title sorts by it.
+    The titles above the slave list's columns. The sorted column is marked
+    ``▴`` (ascending: A to Z, shortest first) or ``▾`` (descending) beside
+    its title, never over a letter of it; a click on a title sorts by it,
+    and a second click reverses the order.
     """
 
     _sizing = frozenset([urwid.Sizing.FLOW])
@@ -237,7 +267,7 @@ class ColumnHeader(urwid.Widget):
         self.reverse = False
 
     def set_sort(self, column, reverse):
-        """Show that the list is sorted by *column*."""
+        """Show that the list is sorted by *column* (descending: *reverse*)."""
         self.sort_column, self.reverse = column, reverse
         self._invalidate()
 
@@ -247,18 +277,18 @@ class ColumnHeader(urwid.Widget):
     def render(self, size, focus=False):
         (maxcol,) = size
         layout = Layout.for_width(maxcol)
-        arrow = "\N{BLACK DOWN-POINTING SMALL TRIANGLE}" if self.reverse \
-            else "\N{BLACK UP-POINTING SMALL TRIANGLE}"
-        widths = (1, layout.ID, layout.label, layout.ABI, layout.TIME,
-                  layout.TIME, layout.task)
+        mark = SYM.down if self.reverse else SYM.up
         titles = []
-        for (name, title), width in zip(COLUMNS, widths, strict=True):
-            if name == self.sort_column:
-                # shorten the title, never the mark, and never widen the
-                # one-cell state column (that would shift every title)
-                title = title[:max(width - 1, 0)] + arrow
+        for name, title in COLUMNS:
+            if name == self.sort_column and name != "state":
+                # every column is wide enough for its title and the mark
+                title = mark + title if name in RIGHT_ALIGNED else title + mark
             titles.append(title)
         left, task = layout.cells(*titles)
+        if self.sort_column == "state":
+            # the state column is one cell wide: the mark takes the gap
+            # after it (the "#" title is right-aligned, far from it)
+            left = left[:1] + mark + left[2:]
         return urwid.Text(
             ("colhead", left + task), wrap="clip").render((maxcol,))
 
@@ -293,7 +323,7 @@ class MasterRow(ListRow):
                       "pending")
         layout = Layout.for_width(maxcol)
         left, task = layout.cells(
-            "\N{BLACK SQUARE}", "", m.label or "master", "",
+            SYM.master, "", m.label or "master", "",
             fmt.duration(m.up_time(now)),
             "", words)
         base = "focus" if focus else "selected" if self.selected else \
@@ -578,7 +608,7 @@ class MasterHeader(urwid.WidgetWrap):
         if m.last_seen is not None:
             parts.append(f"last word {fmt.ago(fmt.since(now, m.last_seen))} ago")
         attr = "header-warn" if state == "paused" else "header"
-        return (attr, " \N{BOX DRAWINGS LIGHT VERTICAL} ".join(parts))
+        return (attr, f" {SYM.vbar} ".join(parts))
 
     def stats_line(self):
         """The second line: builds, disk, slave counts and bad frames."""
@@ -604,7 +634,7 @@ class MasterHeader(urwid.WidgetWrap):
                          f"(filter '{printable(listed.filter_text, 20)}')")
         else:
             parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
-        markup = [("header", " \N{MIDDLE DOT} ".join(parts))]
+        markup = [("header", f" {SYM.dot} ".join(parts))]
         if farm.overflows:
             markup.append(("header-bad",
                            f"  {farm.frames_dropped} frames dropped to stay "
