@@ -272,8 +272,8 @@ class Actions:
             return refused
         return self._send(
             NAMES["kill"], "KILL", slave.slave_id,
-            f"Kill slave: {slave_name(slave)} terminates the next time it "
-            "asks for work (a build in progress is finished first).")
+            f"Kill slave: {slave_name(slave)} terminates at its next "
+            "request for work.")
 
     def skip(self, slave):
         """Abandon *slave*'s current build: ``["SKIP", id]``."""
@@ -282,8 +282,8 @@ class Actions:
             return refused
         return self._send(
             NAMES["skip"], "SKIP", slave.slave_id,
-            f"Skip build: {slave_name(slave)} abandons its current build at "
-            "its next contact with the master, and carries on.")
+            f"Skip build: {slave_name(slave)} abandons its build at its "
+            "next contact.")
 
     def skip_and_kill(self, slave):
         """
@@ -305,8 +305,7 @@ class Actions:
                                  f"was not sent{why}. {name} abandons its "
                                  "build and carries on.")
         return Outcome(True, f"{what}: {name} abandons its build and "
-                             "terminates at its next contact with the "
-                             "master.")
+                             "terminates.")
 
     def skip_all(self, slaves):
         """
@@ -329,9 +328,9 @@ class Actions:
                 break
             sent += 1
         if sent == len(building):
-            return Outcome(True, f"{what}: the {sent} building slaves "
-                                 "abandon their builds at their next "
-                                 "contact with the master.")
+            return Outcome(True, f"{what}: {sent} building slave"
+                                 f"{'s' if sent != 1 else ''} abandon"
+                                 f"{'' if sent != 1 else 's'} their builds.")
         return Outcome(True, f"{what}: only {sent} of the {len(building)} "
                              "building slaves were told; they abandon "
                              "their builds at their next contact.")
@@ -340,7 +339,7 @@ class Actions:
         """Retire every slave after its current build: ``["KILL", null]``."""
         return self._send(
             NAMES["kill_all"], "KILL", None,
-            "Kill all slaves: every slave terminates the next time it asks "
+            "Kill all slaves: every slave terminates at its next request "
             "for work.")
 
     def terminate(self):

@@ -42,9 +42,8 @@ def _resume(console):
     if outcome.sent and stopping:
         # the master's WAKE also clears a pending KILL: say so
         console.status.show(
-            f"Resumed: the master hands out builds again; this also cancels "
-            f"the Kill slave pending for {stopping} "
-            f"slave{'s' if stopping != 1 else ''}.")
+            f"Resumed: builds go out again; the pending Kill slave of "
+            f"{stopping} slave{'s' if stopping != 1 else ''} is cancelled.")
 
 
 @command("kill", "Kill slave: ask, then retire the selected slave")

@@ -132,6 +132,9 @@ class Console(urwid.WidgetWrap):
         if changes.master:
             self._note_connection()
         self.slave_list.sync(changes)
+        self.log_view.collect(changes)
+        if changes.left:
+            self._note_left(changes.left)
         stale = self.farm.master.state(now) in ("silent", "lost")
         if stale != view.stale:
             view.stale = stale
@@ -144,6 +147,20 @@ class Console(urwid.WidgetWrap):
             self.details.update()
         if self.show_log:
             self.log_view.update()
+
+    def _note_left(self, slaves):
+        """Say on the status line which slaves left the list, and why."""
+        if len(slaves) > 1:
+            names = ", ".join(slave_name(s) for s in slaves[:3])
+            more = f" and {len(slaves) - 3} more" if len(slaves) > 3 else ""
+            self.status.show(f"Left the list, terminated: {names}{more}.")
+            return
+        slave = slaves[0]
+        why = ("the master gave up on it after its silence"
+               if slave.expired else "it terminated")
+        name = slave_name(slave)
+        self.status.show(f"{name[:1].upper()}{name[1:]} has left the list: "
+                         f"{why}.")
 
     def _note_connection(self):
         """

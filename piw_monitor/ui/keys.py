@@ -42,14 +42,13 @@ KEYS = (
     # the spec's hotkeys: each help line starts with the action's name
     # (actions.NAMES), as on its button, in the menus and in the manual
     Binding("p", "pause", "global",
-            "Pause: the master hands out no new builds until resumed"),
+            "Pause: the master hands out no new builds"),
     Binding("r", "resume", "global",
             "Resume: the master hands out builds again"),
     Binding("k", "kill", "global",
-            "Kill slave: the selected slave terminates the next time it "
-            "asks for work, after its build (asks first)"),
+            "Kill slave: retire the selected slave after its build (asks)"),
     Binding("t", "terminate", "global",
-            "Terminate master: the master shuts itself down (asks first)"),
+            "Terminate master: shut the master down (asks)"),
     Binding("q", "quit", "global",
             "Quit: leave the monitor; the master keeps running"),
     Binding("ctrl c", "quit", "global",
@@ -76,8 +75,7 @@ KEYS = (
             "Select the top row (the master's)"),
     Binding("end", "select-last", "list", "Select the last slave"),
     Binding("enter", "menu", "list",
-            "Open the actions for the selected row (each asks before it "
-            "acts)"),
+            "Open the actions for the selected row"),
     Binding("esc", "filter-clear", "list", "Clear the filter"),
     # typing a filter
     Binding("enter", "filter-done", "filter", "Keep the filter, back to the list"),

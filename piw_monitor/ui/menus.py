@@ -4,6 +4,9 @@ The action menu (Enter on a row) and the event log view.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import islice
+
 import urwid
 
 from ..actions import NAMES, slave_name
@@ -101,40 +104,72 @@ class ActionMenu(urwid.WidgetWrap):
 
 
 class LogView(urwid.WidgetWrap):
-    """The latest status messages, newest at the bottom, scrollable."""
+    """
+    The latest status messages, newest at the bottom, scrollable. A slave
+    is named by its id and its label as it was when the message came
+    (:meth:`collect`, on every refresh, notes the labels).
+    """
 
     def __init__(self, farm):
         self.farm = farm
         self._walker = urwid.SimpleFocusListWalker([])
         self._seen = 0
+        #: the farm's entries not yet shown, each with the slave's label
+        self._entries = deque(maxlen=farm.log.maxlen)
         super().__init__(urwid.LineBox(urwid.ListBox(self._walker),
                                        title="Event log (l closes)"))
 
     @staticmethod
     def line(entry):
-        """The widget for one log *entry*: (time, slave id or None, text)."""
-        when, sid, text = entry
-        who = "master" if sid is None else f"slave {sid}"
+        """
+        The widget for one log *entry*: (time, slave id or None, text), and
+        the slave's label (optional).
+        """
+        when, sid, text, *rest = entry
+        label = rest[0] if rest else ""
+        if sid is None:
+            who = "master"
+        elif label:
+            who = f"slave {sid} ({printable(label, 24)})"
+        else:
+            who = f"slave {sid}"
         attr = "text-silent" if text.startswith("bad frame") else None
         return urwid.Text(
             [("dim", fmt.clock(when) + " "), (attr, f"{who:<10} "),
              (attr, printable(text, 300))], wrap="ellipsis")
 
-    def update(self):
+    def collect(self, _changes=None):
         """
-        Catch up with the farm's log (only what was added since the last
-        call), following the newest entry when it was selected.
+        Take the farm's new entries, with the label each slave has now
+        (cheap: no widget is made until the log is shown).
         """
         farm = self.farm
         new = min(farm.logged - self._seen, len(farm.log))
         if new <= 0:
             return
         self._seen = farm.logged
+        slaves = farm.slaves
+        # the newest *new* entries, without copying the whole log
+        for when, sid, text in reversed(list(islice(reversed(farm.log),
+                                                    new))):
+            slave = slaves.get(sid) if sid is not None else None
+            self._entries.append(
+                (when, sid, text, slave.label if slave is not None else ""))
+
+    def update(self):
+        """
+        Catch up with the farm's log (only what was added since the last
+        call), following the newest entry when it was selected.
+        """
+        self.collect()
+        if not self._entries:
+            return
         walker = self._walker
         at_end = not walker or walker.focus >= len(walker) - 1
-        entries = list(farm.log)[-new:]
+        entries, self._entries = list(self._entries), deque(
+            maxlen=self._entries.maxlen)
         walker.extend(self.line(e) for e in entries)
-        excess = len(walker) - farm.log.maxlen
+        excess = len(walker) - self.farm.log.maxlen
         if excess > 0:
             del walker[:excess]
         if at_end:

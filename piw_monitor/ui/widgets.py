@@ -479,26 +479,33 @@ class SlaveList(urwid.WidgetWrap):
         self._walker[:] = widgets
         index = None
         want = self._want
-        if want is None and old is not None and old.slave is not None:
-            want = old.slave.slave_id
-        if want is not None and want in rows:
-            index = widgets.index(rows[want])
+        if not self._user_moved:
+            # until the user moves, the selection is the first slave, at
+            # the top of the list, however the slaves arrive
             want = None
-        elif old is not None and old.slave is not None \
-                and old.slave.slave_id in rows:
-            index = widgets.index(rows[old.slave.slave_id])
-        elif old is self.master_row and (self._user_moved or len(widgets) == 1):
-            index = 0
-        if index is None:
-            # the selected slave went: stay at the same place in the list;
-            # before the user moved, start on the first slave
-            index = old_index if self._user_moved else 1
-            index = max(0, min(index, len(widgets) - 1))
-            if not rows:
-                index = 0
+            index = 1 if rows else 0
+        else:
+            if want is None and old is not None and old.slave is not None:
+                # wanted back should it leave (a replay takes it out)
+                want = old.slave.slave_id
+            index = self._moved_index(old, old_index, want, rows, widgets)
+            if want in rows:
+                want = None
         self._want = want
         self._walker.set_focus(index)
         self._focus_moved()
+
+    def _moved_index(self, old, old_index, want, rows, widgets):
+        """
+        Where the selection goes after the user moved it: the slave wanted
+        back after a replay, else the same slave, else the same place.
+        """
+        if want is not None and want in rows:
+            return widgets.index(rows[want])
+        if old is self.master_row or not rows:
+            return 0
+        # the selected slave went: stay at the same place in the list
+        return max(0, min(old_index, len(widgets) - 1))
 
     def _focus_moved(self):
         new = self._walker.get_focus()[0]
@@ -515,8 +522,8 @@ class SlaveList(urwid.WidgetWrap):
     # --------------------------------------------------------------- moving
 
     def move(self, delta):
-        """Move the selection *delta* rows."""
-        self.move_to(self._walker.focus + delta)
+        """Move the selection *delta* rows, stopping at the top and bottom."""
+        self.move_to(max(self._walker.focus + delta, 0))
 
     def move_page(self, direction):
         """Move the selection a page up (-1) or down (1)."""
