@@ -4,6 +4,8 @@ and the 80x24 (or other) screen is read back, as a user would see it.
 """
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 import urwid
@@ -1164,10 +1166,20 @@ def test_locale_and_terminal_type_checks():
     assert not locale_is_utf8({"LANG": "de_DE.ISO-8859-1"})
     # Python's own coercion of a C locale is seen through
     assert not locale_is_utf8({"LANG": "C", "LC_CTYPE": "C.UTF-8"})
+    assert not locale_is_utf8({"LANG": "en_US.ISO-8859-1",
+                               "LC_CTYPE": "C.UTF-8"})
+    assert locale_is_utf8({"LANG": "en_US.UTF-8", "LC_CTYPE": "C.UTF-8"})
     assert not locale_is_utf8({"LC_ALL": "C", "LANG": "en_GB.UTF-8"})
     assert "TERM=dumb" in unusable({"TERM": "dumb"})
     assert "TERM=unset" in unusable({})
-    assert unusable({"TERM": "xterm-256color"}) is None
+    # curses reads one terminfo entry per process: ask a fresh one
+    check = ("import sys; from piw_monitor.ui.terminal import unusable; "
+             "print(unusable({'TERM': sys.argv[1]}))")
+    for term, want in (("xterm-256color", "None"), ("linux", "None"),
+                       ("no-such-terminal-type", "None")):
+        out = subprocess.run([sys.executable, "-c", check, term],
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want, term
 
 
 def test_no_bright_background_on_sixteen_colours():

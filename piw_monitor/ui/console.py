@@ -57,8 +57,10 @@ class ListAndDetails(Responsive):
             return self._beside
         if len(size) == 2:
             # leave the list its titles and a few rows on a short terminal,
-            # and the pane at least one line inside its frame
-            rows = max(3, min(DETAILS_ROWS, size[1] - 4))
+            # and the pane at least one line inside its frame; on a tall
+            # one, the pane takes up to half the body
+            rows = max(3, min(max(DETAILS_ROWS, size[1] // 2 - 2),
+                              size[1] - 4))
             widget, options = self._below.contents[1]
             if options != self._below.options("given", rows):
                 self._below.contents[1] = (
