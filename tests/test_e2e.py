@@ -163,5 +163,7 @@ def test_killed_slave_terminates_and_leaves(master, run_monitor):
         timeout=30, what="Terminating")
     term.wait_for(lambda t: not any(label in row for row in slave_rows(t)),
                   timeout=30, what="the row to leave")
+    # and the status line says so
+    term.wait_for(f"({label}) has left the list: it terminated.")
     term.key("q")
     assert term.wait_exit() == 0

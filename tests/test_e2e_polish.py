@@ -283,3 +283,29 @@ def test_input_gone_without_sighup_is_a_hang_up(tmp_path):
     assert not (tmp_path / "state").exists() or not any(
         (tmp_path / "state").rglob("crash-*"))
     assert list(tmp_path.glob("piw-monitor-demo-*")) == []
+
+
+def test_a_newcomers_small_things(master, run_monitor):  # noqa: F811
+    term = run_monitor(40, 120)
+    term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
+    top = slave_rows(term)[0].split()
+    # the first selected row is the top slave
+    term.key("d")
+    term.wait_for(f"Slave        {top[1]} {top[2]}")
+    # Home selects the master's row, as its help says; Up stays there
+    term.key("home")
+    term.wait_for("Builds/hour")
+    term.key("up")
+    term.key("up")
+    term.key("h")
+    term.wait_for("Help (Esc closes)")
+    term.wait_for("Select the top row (the master's)")
+    term.key("esc")
+    term.wait_for(lambda t: "Help (Esc closes)" not in t.text, what="no help")
+    assert "Builds/hour" in term.text
+    # the event log names slaves by label as well as id
+    term.key("l")
+    term.wait_for(f"slave {top[1]} ({top[2]})")
+    term.key("l")
+    term.key("q")
+    assert term.wait_exit() == 0
