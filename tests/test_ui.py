@@ -565,7 +565,7 @@ def test_action_menu_on_a_slave_and_on_the_master(h):
                   "Pause", "Resume", "Skip all builds", "Kill all slaves",
                   "Terminate master"):
         assert label in text, label
-    assert "slave 1 (pi-01) abandons its current build" in text
+    assert "Slave 1 (pi-01) abandons its current build" in text
     h.press("enter")  # the first entry, Skip build, asks first
     assert "Skip the current build of slave 1 (pi-01)?" in h.text()
     h.press("enter")  # No has the focus: a double Enter sends nothing

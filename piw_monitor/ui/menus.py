@@ -28,6 +28,7 @@ def slave_actions(slave):
     Every one of them ends or abandons something: each asks first.
     """
     name = slave_name(slave)
+    name = name[:1].upper() + name[1:]
     return [
         (NAMES["skip"], f"{name} abandons its current build at its next "
                         "contact, and carries on with another.", "skip",
