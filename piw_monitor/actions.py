@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from .protocol import NO_DATA, NotSent
 from .sanitize import printable
 
-__all__ = ["Actions", "Outcome", "NotSent", "Question"]
+__all__ = ["Actions", "Outcome", "NotSent", "Question", "NAMES"]
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,48 @@ class Question:
         return None
 
 
+#: The administrator's actions, by method name: the one name each goes by
+#: on the keys, the buttons, the menus, the help, the documentation and the
+#: status line. The first five are the spec's.
+NAMES = {
+    "pause": "Pause",
+    "resume": "Resume",
+    "kill": "Kill slave",
+    "terminate": "Terminate master",
+    "quit": "Quit",
+    "skip": "Skip build",
+    "skip_and_kill": "Skip build and kill slave",
+    "skip_all": "Skip all builds",
+    "kill_all": "Kill all slaves",
+}
+
+#: The end of the link's reasons for a message that did not go out (e.g.
+#: "not connected to the master: nothing was sent"): the status line says
+#: "not sent" once, at its start.
+_NOTHING_SENT = (": nothing was sent", "; nothing was sent",
+                 "nothing was sent")
+
+
+def _reason(text):
+    """*text* (a :exc:`NotSent` reason) without its "nothing was sent"."""
+    for tail in _NOTHING_SENT:
+        if text.endswith(tail):
+            text = text[:-len(tail)].rstrip(" :;,")
+            break
+    return text
+
+
 class Actions:
     """
     The actions of the spec (Pause, Resume, Kill slave, Terminate master) and
-    the per-slave extras, sent through *link*. A *link* of None is a
-    read-only console: nothing is ever sent.
+    the extras (Skip build, Skip build and kill slave, Skip all builds, Kill
+    all slaves), sent through *link*. A *link* of None is a read-only
+    console: nothing is ever sent.
+
+    Each returns an :class:`Outcome` whose text says, in the
+    administrator's words, what will happen (or that nothing was sent, and
+    why); the protocol's words (SLEEP, WAKE, KILL, SKIP, QUIT) are left to
+    the event log and the details pane.
     """
 
     def __init__(self, link, read_only_reason="read-only mode"):
@@ -178,14 +215,15 @@ class Actions:
     def _refusal(self, message, data):
         """
         Send *message*; None when it went, else why not, in a few words
-        (after "not sent"), e.g. ``(read-only mode)``.
+        to follow "not sent", e.g. ``" (read-only mode)"`` or ``"; not
+        connected to the master"``.
         """
         if self._link is None:
             return f" ({self._read_only_reason})"
         try:
             self._link.send(message, data)
         except NotSent as exc:
-            return f", {exc.args[0]}"
+            return f"; {_reason(str(exc.args[0]))}"
         return None
 
     def _read_only_outcome(self, what):
@@ -198,99 +236,114 @@ class Actions:
         why = self._refusal(message, data)
         if why is not None:
             return Outcome(False, f"{what}: not sent{why}.")
-        return Outcome(True, f"{what}: sent {done}")
+        return Outcome(True, done)
 
     def pause(self):
         """Pause the master: ``["SLEEP", null]`` on today's master."""
         return self._send(
-            "Pause", "SLEEP", None,
-            "SLEEP to all; the master hands out no builds until resumed.")
+            NAMES["pause"], "SLEEP", None,
+            "Paused: the master hands out no new builds until resumed.")
 
     def resume(self):
         """Resume the master: ``["WAKE", null]``."""
         return self._send(
-            "Resume", "WAKE", None,
-            "WAKE to all; the master hands out builds again.")
+            NAMES["resume"], "WAKE", None,
+            "Resumed: the master hands out builds again.")
+
+    def _one_slave(self, method, slave):
+        """
+        The :class:`Outcome` refusing the action *method* on *slave* before
+        anything is sent (read-only, or no slave), or None.
+        """
+        what = NAMES[method]
+        if self.read_only:  # the reason that holds whatever is selected
+            return self._read_only_outcome(what)
+        if slave is None:
+            return Outcome(False, f"{what}: no slave selected; nothing sent.")
+        return None
 
     def kill(self, slave):
         """
         Retire *slave*: ``["KILL", id]``. The master tells it to terminate
         the next time it asks for work; a build in progress is finished first.
         """
-        if self.read_only:  # the reason that holds whatever is selected
-            return self._read_only_outcome("Kill slave")
-        if slave is None:
-            return Outcome(False, "Kill slave: no slave selected; nothing sent.")
+        refused = self._one_slave("kill", slave)
+        if refused is not None:
+            return refused
         return self._send(
-            "Kill slave", "KILL", slave.slave_id,
-            f"KILL to {slave_name(slave)}; it terminates at its next "
+            NAMES["kill"], "KILL", slave.slave_id,
+            f"Kill slave: {slave_name(slave)} terminates at its next "
             "request for work.")
 
     def skip(self, slave):
         """Abandon *slave*'s current build: ``["SKIP", id]``."""
-        if self.read_only:
-            return self._read_only_outcome("Skip build")
-        if slave is None:
-            return Outcome(False, "Skip build: no slave selected; nothing sent.")
+        refused = self._one_slave("skip", slave)
+        if refused is not None:
+            return refused
         return self._send(
-            "Skip build", "SKIP", slave.slave_id,
-            f"SKIP to {slave_name(slave)}; its current build is abandoned at "
-            "its next contact.")
+            NAMES["skip"], "SKIP", slave.slave_id,
+            f"Skip build: {slave_name(slave)} abandons its build at its "
+            "next contact.")
 
-    def kill_now(self, slave):
+    def skip_and_kill(self, slave):
         """
         Stop *slave* as soon as possible: ``["SKIP", id]`` abandons its
         current build, then ``["KILL", id]`` retires it at its next request.
         """
-        if self.read_only:
-            return self._read_only_outcome("Kill now")
-        if slave is None:
-            return Outcome(False, "Kill now: no slave selected; nothing sent.")
+        what = NAMES["skip_and_kill"]
+        refused = self._one_slave("skip_and_kill", slave)
+        if refused is not None:
+            return refused
         name = slave_name(slave)
-        skipped = self._send("Kill now", "SKIP", slave.slave_id, "")
+        skipped = self._send(what, "SKIP", slave.slave_id, "")
         if not skipped.sent:
             return skipped
         why = self._refusal("KILL", slave.slave_id)
         if why is not None:
-            # the SKIP is out: say so, and that the slave carries on
-            return Outcome(True, f"Kill now: sent SKIP to {name}; KILL not "
-                                 f"sent{why}. It abandons its build and "
-                                 "carries on.")
-        return Outcome(True, f"Kill now: sent SKIP and KILL to {name}; it "
-                             "abandons its build and terminates at its next "
-                             "contact.")
+            # the skip is out: say so, and that the slave carries on
+            return Outcome(True, f"{what}: only the skip went out, the kill "
+                                 f"was not sent{why}. {name} abandons its "
+                                 "build and carries on.")
+        return Outcome(True, f"{what}: {name} abandons its build and "
+                             "terminates.")
 
     def skip_all(self, slaves):
         """
         Abandon every current build: ``["SKIP", id]`` to each slave that is
         building (today's master does nothing with ``["SKIP", null]``).
         """
+        what = NAMES["skip_all"]
         if self.read_only:
-            return self._read_only_outcome("Skip all builds")
+            return self._read_only_outcome(what)
         building = [s for s in slaves if s.task == "building"]
         if not building:
-            return Outcome(False, "Skip all builds: no slave is building; "
-                                  "nothing sent.")
+            return Outcome(False, f"{what}: no slave is building; nothing "
+                                  "sent.")
         sent = 0
         for slave in building:
-            outcome = self._send("Skip all builds", "SKIP", slave.slave_id, "")
+            outcome = self._send(what, "SKIP", slave.slave_id, "")
             if not outcome.sent:
                 if not sent:
                     return outcome
                 break
             sent += 1
-        return Outcome(True, f"Skip all builds: sent SKIP to {sent} of "
-                             f"{len(building)} building slaves.")
+        if sent == len(building):
+            return Outcome(True, f"{what}: {sent} building slave"
+                                 f"{'s' if sent != 1 else ''} abandon"
+                                 f"{'' if sent != 1 else 's'} their builds.")
+        return Outcome(True, f"{what}: only {sent} of the {len(building)} "
+                             "building slaves were told; they abandon "
+                             "their builds at their next contact.")
 
-    def stop_all(self):
+    def kill_all(self):
         """Retire every slave after its current build: ``["KILL", null]``."""
         return self._send(
-            "Stop all slaves", "KILL", None,
-            "KILL to all; each slave terminates at its next request for "
-            "work.")
+            NAMES["kill_all"], "KILL", None,
+            "Kill all slaves: every slave terminates at its next request "
+            "for work.")
 
     def terminate(self):
         """Shut the master down: ``"QUIT"``."""
         return self._send(
-            "Terminate master", "QUIT", NO_DATA,
-            "QUIT; the master is shutting down.")
+            NAMES["terminate"], "QUIT", NO_DATA,
+            "Terminate master: the master is shutting down.")

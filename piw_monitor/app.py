@@ -145,13 +145,49 @@ class _Screen(urwid.display.raw.Screen):
     The raw screen with Ctrl-C unmapped from SIGINT (it is the Quit key)
     each time it starts: urwid stops and starts it again around a suspend
     (Ctrl-Z, fg), which gives the terminal its own settings back meanwhile.
+
+    It also suspends once per Ctrl-Z whoever started the monitor. urwid
+    restores the terminal and then stops the process itself; but when the
+    monitor is not the leader of its job (started by a script, ``sh
+    wrap.sh``), the shell takes the terminal back as soon as the script has
+    stopped, and restoring it from the background stopped the monitor there
+    (SIGTTOU), before it stopped itself: the ``fg`` that woke it only let it
+    stop a second time, blank and deaf. So SIGTTOU is ignored while the
+    terminal is restored: the restore goes through, and the one stop is
+    the monitor's own.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._suspend_wanted = False
 
     def _start(self, *args, **kwargs):
         super()._start(*args, **kwargs)
         fd = self._input_fileno()
         if fd is not None and os.isatty(fd):
             self.tty_signal_keys(intr="undefined", fileno=fd)
+
+    def _sigtstp_handler(self, signum, frame=None):
+        # carried out by get_available_raw_input, as urwid does, but there
+        # by this class (see above)
+        self._suspend_wanted = True
+        self._wake_input_loop()
+
+    def get_available_raw_input(self):
+        codes = super().get_available_raw_input()
+        if self._suspend_wanted and self._started:
+            self._suspend_wanted = False
+            ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            try:
+                self.stop()  # restores the terminal (and SIGTSTP's default)
+            finally:
+                signal.signal(signal.SIGTTOU, ttou)
+            os.kill(os.getpid(), signal.SIGTSTP)
+            # after fg: in the foreground again (a start from the
+            # background waits there, stopped, for the fg)
+            self.start()
+            self._resized = True
+        return codes
 
 
 class Signalled(BaseException):
@@ -474,6 +510,14 @@ def run(args):
               "input and output (for scripts: --json or --check)",
               file=sys.stderr)
         return 2
+    if not (args.json or args.check):
+        from .ui import terminal
+        why = terminal.unusable(fd=sys.stdout.fileno())
+        if why is not None:
+            print(f"piw-monitor: error: {why}; for a plain stream of the "
+                  "farm's status, use --json", file=sys.stderr)
+            return 2
+        terminal.setup_charset()
     try:
         if args.demo:
             from .demo import DemoError, DemoMaster
@@ -535,10 +579,11 @@ def run(args):
             pass   # the catcher has the first signal
         except urwid.InputClosedError:
             # the terminal went away (its input ended) before the SIGHUP
-            # the kernel sends with that was handled, or under nohup: a
-            # hang-up all the same
+            # the kernel sends with that was handled, or under nohup, or
+            # with no SIGHUP at all: a hang-up all the same
             if catcher.signum is None:
-                catcher.signum = signal.SIGHUP
+                _say("piw-monitor: the terminal went away (hang-up)")
+                return 128 + signal.SIGHUP
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)

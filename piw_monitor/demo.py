@@ -63,6 +63,8 @@ import os
 import random
 import re
 import signal
+import socket
+import stat
 import sys
 import threading
 import time
@@ -346,6 +348,47 @@ class _Slave:
 
 # ------------------------------------------------------------------- master
 
+def _ipc_path(address):
+    """The file of an ``ipc://`` address, or None (tcp, abstract socket)."""
+    if not isinstance(address, str) or not address.startswith("ipc://"):
+        return None
+    path = address[len("ipc://"):]
+    return path if path and not path.startswith("@") else None
+
+
+def _refuse_taken(address):
+    """
+    Raise :class:`DemoError` when a program already listens on the ipc
+    *address* (a stale socket file, with nobody behind it, is fine).
+    """
+    path = _ipc_path(address)
+    if path is None or not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError:
+        return   # nobody answers: 0MQ replaces the stale file
+    finally:
+        probe.close()
+    raise DemoError(
+        f"a master already answers on {address}: stop it first, or give "
+        "other addresses (--status-queue, --control-queue)")
+
+
+def _remove_socket_file(address):
+    """Remove the socket file of the ipc *address* this master bound."""
+    path = _ipc_path(address)
+    if path is None:
+        return
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 class DemoMaster:
     """
     A simulated piwheels master with its build slaves.
@@ -439,14 +482,21 @@ class DemoMaster:
             self._ran = True
         ctx = self._context if self._context is not None else zmq.Context()
         pub = pull = None
+        bound = []
         try:
             pub = ctx.socket(zmq.PUB)
             pub.setsockopt(zmq.LINGER, 0)
             pub.setsockopt(zmq.SNDHWM, SNDHWM)
             pull = ctx.socket(zmq.PULL)
             pull.setsockopt(zmq.LINGER, 0)
+            # 0MQ binds an ipc address over a live one, stranding the
+            # master there: refuse instead, before binding either
+            for address in (self.status_queue, self.control_queue):
+                _refuse_taken(address)
             self._bind(pub, self.status_queue, "status")
+            bound.append(self.status_queue)
             self._bind(pull, self.control_queue, "control")
+            bound.append(self.control_queue)
             self._pub = pub
             self._start_simulation()
             self._ready.set()
@@ -458,6 +508,9 @@ class DemoMaster:
             for sock in (pub, pull):
                 if sock is not None:
                     sock.close(linger=0)
+            # 0MQ leaves the socket files of ipc addresses behind
+            for address in bound:
+                _remove_socket_file(address)
             if self._context is None:
                 ctx.term()
             with self._lock:
@@ -1034,12 +1087,39 @@ def _parser():
     return parser
 
 
+def _banner(args):
+    """What ``piw-demo-master`` says when it starts: what, where, how."""
+    default = (args.status_queue == DEFAULT_STATUS_QUEUE
+               and args.control_queue == DEFAULT_CONTROL_QUEUE)
+    attach = "piw-monitor" if default else (
+        f"piw-monitor --status-queue {args.status_queue} "
+        f"--control-queue {args.control_queue}")
+    return "\n".join([
+        f"piw-demo-master: a simulated piwheels master ({args.label}) with "
+        f"{args.slaves} build slave{'s' if args.slaves != 1 else ''}",
+        f"  status queue:  {args.status_queue}",
+        f"  control queue: {args.control_queue}",
+        f"Attach a console: {attach}",
+        "Stop it: Ctrl-C here, or Terminate master (t) in a console.",
+    ])
+
+
+def _say(text):
+    """Print *text* on standard output at once (it may be a pipe)."""
+    try:
+        print(text, flush=True)
+    except OSError:  # nobody reads any more: nothing to tell
+        pass
+
+
 def main(argv=None):
     """
     The ``piw-demo-master`` console script: run a :class:`DemoMaster` until
     a monitor sends ``QUIT`` or the process gets Ctrl-C or SIGTERM (exit
-    status 0). An address that cannot be bound gives one line on standard
-    error and exit status 2.
+    status 0), saying on standard output what it runs, how to attach and
+    stop, and goodbye. An address that cannot be bound, or on which a
+    master already answers, gives one line on standard error and exit
+    status 2.
     """
     args = _parser().parse_args(argv)
     master = DemoMaster(
@@ -1047,18 +1127,35 @@ def main(argv=None):
         seed=args.seed, speed=args.speed, label=args.label,
         silent=args.silent, hungry=args.hungry)
     previous = {}
+    stopped_by = []
+
+    def stop(signum, _frame):
+        stopped_by.append(signum)
+        master._request_stop()
+
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(
-                signum, lambda *_: master._request_stop())
+            previous[signum] = signal.signal(signum, stop)
     try:
-        return master.run()
-    except DemoError as exc:
-        print(f"piw-demo-master: error: {exc}", file=sys.stderr)
-        return 2
+        try:
+            master.start()   # returns once bound (or raises)
+        except DemoError as exc:
+            print(f"piw-demo-master: error: {exc}", file=sys.stderr)
+            return 2
+        _say(_banner(args))
+        # a signal handler runs while the main thread waits here
+        master._thread.join()
+        if stopped_by:
+            name = "Ctrl-C" if stopped_by[0] == signal.SIGINT else \
+                signal.Signals(stopped_by[0]).name
+            _say(f"piw-demo-master: stopped ({name}); goodbye.")
+        else:
+            _say("piw-demo-master: a monitor sent QUIT; goodbye.")
+        return 0
     except KeyboardInterrupt:  # pragma: no cover (the handler stops it first)
         return 0
     finally:
+        master.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

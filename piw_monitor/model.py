@@ -115,6 +115,9 @@ class Changes:
     slaves: set = field(default_factory=set)
     #: the set of rows or their order changed
     order: bool = False
+    #: the slaves (records) that left the list once terminated (not those
+    #: a replay takes out and puts back)
+    left: list = field(default_factory=list)
 
     def __bool__(self):
         return self.master or self.order or bool(self.slaves)
@@ -779,6 +782,7 @@ class Farm:
             if now - self.slaves[sid].terminated_at > TERMINATED_LINGER
         ]
         for sid in gone:
+            self._changes.left.append(self.slaves[sid])
             self._remove(sid)
         return bool(gone)
 

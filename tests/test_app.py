@@ -322,8 +322,8 @@ def test_a_stale_confirmation_sends_nothing_over_the_wire(
         before_marker = [c for c in received[:marker] if c.message != "HELLO"]
         if change == "unchanged":
             assert before_marker == [p.Control("KILL", 2)]
-            assert said[1].startswith("Kill slave: sent KILL to slave 2 "
-                                      "(alpha)")
+            assert said[1].startswith("Kill slave: slave 2 (alpha) "
+                                      "terminates")
             return
         assert before_marker == []
         assert all(c.message != "KILL" for c in received)

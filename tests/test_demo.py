@@ -570,3 +570,77 @@ def test_script_runs_and_exits_cleanly(ipc_addrs, how):
     assert proc.returncode == 0
     assert err == ""
     assert mon.bad == []
+
+
+def _read_until(stream, text, timeout=20):
+    """Lines of *stream* read until one contains *text*."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} never came; got {lines!r}")
+
+
+def test_script_says_what_it_runs_goodbye_and_tidies_up(tmp_path):
+    status, control = f"ipc://{tmp_path}/status", f"ipc://{tmp_path}/control"
+    proc = spawn("--status-queue", status, "--control-queue", control,
+                 "--slaves", "3", "--speed", "20", "--seed", "7")
+    try:
+        lines = _read_until(proc.stdout, "Stop it:")
+        text = "".join(lines)
+        assert "a simulated piwheels master (demo-master) with 3 build " \
+            "slaves" in text
+        assert f"status queue:  {status}" in text
+        assert f"control queue: {control}" in text
+        assert (f"piw-monitor --status-queue {status} --control-queue "
+                f"{control}") in text
+        assert "Ctrl-C" in text
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "control", "status"]
+        # a second master on the same addresses is refused, and the first
+        # keeps them
+        second = spawn("--status-queue", status, "--control-queue", control)
+        out, err = second.communicate(timeout=20)
+        assert second.returncode == 2
+        assert err.splitlines() == [
+            f"piw-demo-master: error: a master already answers on {status}: "
+            "stop it first, or give other addresses (--status-queue, "
+            "--control-queue)"]
+        assert out == ""
+        mon = Monitor(status, control)
+        try:
+            mon.attach()
+            mon.wait(lambda: any(isinstance(e, SlaveHello)
+                                 for e in mon.events))
+        finally:
+            mon.close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and err == ""
+    assert out.strip().splitlines()[-1] == \
+        "piw-demo-master: stopped (Ctrl-C); goodbye."
+    # its socket files are gone with it
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stale_socket_file_is_no_obstacle(tmp_path):
+    import socket as socket_
+    path = tmp_path / "status"
+    stale = socket_.socket(socket_.AF_UNIX, socket_.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()   # the file stays, nobody listens
+    master = DemoMaster(f"ipc://{path}", f"ipc://{tmp_path}/control",
+                        slaves=0)
+    master.start()
+    assert master.ready.is_set()
+    master.stop()
+    assert list(tmp_path.iterdir()) == []

@@ -80,11 +80,11 @@ def test_keys_buttons_and_mouse_reach_the_master(master, run_monitor,
     # p and r
     term.key("p")
     wait_for(lambda: received(master, "SLEEP", None))
-    term.wait_for("Pause: sent SLEEP to all")
+    term.wait_for("Paused: the master hands out no new builds")
     term.wait_for("paused")
     term.key("r")
     wait_for(lambda: received(master, "WAKE", None))
-    term.wait_for("Resume: sent WAKE to all")
+    term.wait_for("Resumed: the master hands out builds again")
 
     # Tab to the buttons, Enter presses the first one (Pause)
     before = master.received.count(p.Control("SLEEP", None))
@@ -120,19 +120,19 @@ def test_keys_buttons_and_mouse_reach_the_master(master, run_monitor,
     term.wait_for(f"Kill slave {sid} ({label})?")
     term.key("y")
     wait_for(lambda: received(master, "KILL", sid))
-    term.wait_for(f"sent KILL to slave {sid} ({label})")
+    term.wait_for(f"Kill slave: slave {sid} ({label}) terminates")
     term.wait_for(lambda t: any(
         label in line and ("stopping" in line or "Terminating" in line)
         for line in t.lines), what="the row marked as stopping")
 
     # t answered No, then Yes
     term.key("t")
-    term.wait_for("Tell the master to shut itself down?")
+    term.wait_for("Terminate the master")
     term.key("esc")
     term.wait_for("Terminate master: cancelled")
     assert not received(master, "QUIT")
     term.key("t")
-    term.wait_for("Tell the master to shut itself down?")
+    term.wait_for("Terminate the master")
     term.key("y")
     wait_for(lambda: received(master, "QUIT"))
     assert term.wait_exit() == 0
@@ -163,5 +163,7 @@ def test_killed_slave_terminates_and_leaves(master, run_monitor):
         timeout=30, what="Terminating")
     term.wait_for(lambda t: not any(label in row for row in slave_rows(t)),
                   timeout=30, what="the row to leave")
+    # and the status line says so
+    term.wait_for(f"({label}) has left the list: it terminated.")
     term.key("q")
     assert term.wait_exit() == 0

@@ -24,9 +24,9 @@ def test_details_sort_filter_log_and_help(master, run_monitor):  # noqa: F811
     term.wait_for("Builds/hour")  # the master's details
 
     term.key("s")
-    term.wait_for("Sorted by up time")
+    term.wait_for("Sorted by Up time, longest first")
     term.key("S")
-    term.wait_for("Sorted by up time, reversed")
+    term.wait_for("Sorted by Up time, shortest first")
 
     label = slave_rows(term)[0].split()[2]
     term.key("/")
@@ -60,13 +60,17 @@ def test_action_menu_skips_a_build(master, run_monitor):  # noqa: F811
     term.wait_for(lambda t: len(slave_rows(t)) == 4, what="four slaves")
     row = slave_rows(term)[0]
     sid = int(row.split()[1])
+    label = row.split()[2]
     term.key("home")
     term.key("down")
+    # a double Enter opens the menu and picks Skip build, which asks
     term.key("enter")
     term.wait_for("Skip build")
     term.key("enter")
+    term.wait_for(f"Skip the current build of slave {sid} ({label})?")
+    term.key("y")
     wait_for(lambda: p.Control("SKIP", sid) in master.received)
-    term.wait_for(f"sent SKIP to slave {sid}")
+    term.wait_for(f"Skip build: slave {sid} ({label}) abandons")
     term.key("q")
     assert term.wait_exit() == 0
 

@@ -246,7 +246,8 @@ def hungry_harness():
 
 @pytest.mark.parametrize("width, columns", [
     (80, []), (100, ["Mem", "Swap"]), (110, ["Mem", "Swap", "Disk"]),
-    (120, ["Mem", "Swap", "Disk", "Load", "Temp"]),
+    (120, ["Mem", "Swap", "Disk", "Temp"]),
+    (125, ["Mem", "Swap", "Disk", "Load", "Temp"]),
     (160, ["Mem", "Swap", "Disk", "Load", "Temp"]),
 ])
 def test_resource_columns_at_several_widths(width, columns):
@@ -283,14 +284,18 @@ def test_resource_cells_are_coloured_by_level():
 
 def test_sorting_by_memory_puts_the_worst_first():
     h = hungry_harness()
+    # chosen, a resource column sorts the worst first: the fullest memory
+    # (descending, marked so), the least free disk (ascending)
     h.console.sort_by("mem")
     rows = [line for line in h.screen((140, 12)) if "pi-0" in line]
-    assert "pi-01" in rows[0] and "pi-03" in rows[-1]  # no figures: last
-    assert "Mem\u25b4" in h.screen((140, 12))[2]
+    assert "pi-01" in rows[0]
+    assert "\u25beMem" in h.screen((140, 12))[2]
+    assert "Sorted by Mem, most used first." in h.text((140, 12))
     h.console.sort_by("disk")
     rows = [line for line in h.screen((140, 12)) if "pi-0" in line]
-    assert "pi-02" in rows[0] and "pi-03" in rows[-1]  # least free first
-    assert "Sorted by disk." in h.text((140, 12))
+    assert "pi-02" in rows[0] and "pi-03" in rows[-1]  # no figures: last
+    assert "\u25b4Disk" in h.screen((140, 12))[2]
+    assert "Sorted by Disk, least free first." in h.text((140, 12))
 
 
 def test_details_draw_charts_and_the_pressure():

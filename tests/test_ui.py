@@ -4,6 +4,8 @@ and the 80x24 (or other) screen is read back, as a user would see it.
 """
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 import urwid
@@ -175,17 +177,27 @@ def test_pause_and_resume_send_and_report(h):
     farm_of(h)
     h.press("p")
     assert h.link.sent == [("SLEEP", None)]
-    assert "Pause: sent SLEEP to all" in h.screen()[-2]
+    # in the administrator's words: the protocol's are for the event log
+    assert "Paused: the master hands out no new builds" in h.screen()[-2]
+    assert "SLEEP" not in h.screen()[-2]
     h.press("r")
     assert h.link.sent[-1] == ("WAKE", None)
-    assert "Resume: sent WAKE to all" in h.screen()[-2]
+    assert "Resumed: the master hands out builds again" in h.screen()[-2]
+    # the link reports what it sent: the event log names the messages
+    h.feed(p.CommandSent("SLEEP", None), p.CommandSent("WAKE", None))
+    h.press("l")
+    assert "sent SLEEP to all" in h.text() and "sent WAKE to all" in h.text()
 
 
 def test_command_not_sent_is_reported():
-    h = Harness(FakeLink(refuse="not connected to the master"))
+    # the link's own words end in "nothing was sent": said once, not twice
+    h = Harness(FakeLink(
+        refuse="not connected to the master: nothing was sent"))
     h.press("p")
     assert h.link.sent == []
-    assert "Pause: not sent, not connected to the master" in h.screen()[-2]
+    line = h.screen()[-2]
+    assert "Pause: not sent; not connected to the master." in line
+    assert "nothing was sent" not in line
 
 
 def test_kill_asks_names_the_slave_and_no_sends_nothing(h):
@@ -194,7 +206,7 @@ def test_kill_asks_names_the_slave_and_no_sends_nothing(h):
     h.press("k")
     text = h.text()
     assert "Kill slave 2 (pi-02)?" in text
-    assert "next time it asks for" in text
+    assert "next time it asks the master for work" in text
     h.press("n")
     assert h.link.sent == []
     assert "Kill slave 2" not in h.text()
@@ -209,7 +221,8 @@ def test_kill_yes_sends_and_marks_row_until_die(h):
     farm_of(h)
     h.press("down", "k", "y")
     assert h.link.sent == [("KILL", 2)]
-    assert "sent KILL to slave 2 (pi-02)" in h.screen()[-2]
+    assert ("Kill slave: slave 2 (pi-02) terminates at its next request "
+            "for work.") in h.screen()[-2]
     # the link reports what it sent; the row then says it is stopping
     h.feed(p.CommandSent("KILL", 2))
     row = next(line for line in h.screen() if "pi-02" in line)
@@ -237,12 +250,12 @@ def test_kill_dialog_enter_defaults_to_no(h):
 def test_terminate_no_then_yes(h):
     farm_of(h)
     h.press("t")
-    assert "Tell the master to shut itself down?" in h.text()
+    assert "Terminate the master vm?" in h.text()
     h.press("n")
     assert h.link.sent == [] and h.quits == []
     h.press("t", "y")
     assert h.link.sent == [("QUIT", p.NO_DATA)]
-    assert len(h.quits) == 1 and "QUIT" in h.quits[0]
+    assert h.quits == ["Terminate master: the master is shutting down."]
 
 
 def test_terminate_not_sent_does_not_quit():
@@ -320,8 +333,11 @@ def test_terminated_slave_leaves_and_selection_stays_sensible(h):
     h.tick(1)
     assert "pi-03" in h.text()
     h.tick(TERMINATED_LINGER.total_seconds() + 1)
-    assert "pi-03" not in h.text()
+    assert not any("pi-03" in line for line in slave_lines(h))
     assert h.console.slave_list.selected.slave_id == 2
+    # the status line says where it went
+    assert "Slave 3 (pi-03) has left the list: it terminated." in \
+        h.screen()[-2]
 
 
 def test_selection_follows_the_slave_when_rows_are_reordered(h):
@@ -383,7 +399,8 @@ def test_tiny_terminal_shows_a_notice(h):
 def test_help_lists_every_binding_and_closes(h):
     farm_of(h)
     h.press("h")
-    text = h.text(size=(100, 60))
+    text = h.text(size=(160, 60))
+    assert "Help (Esc closes)" in text
     for binding in keys.KEYS:
         assert binding.help in text, binding
     h.press("p")  # not a hotkey while help is open
@@ -446,25 +463,32 @@ def test_master_has_a_row_of_its_own_at_the_top(h):
 def test_sort_cycles_columns_and_clicking_a_title_sorts(h):
     farm_of(h, 3)
     t = h.now + dt.timedelta(seconds=1)
-    h.feed(slave_hello(4, "aaa", abi="cp39"), p.SlaveBuild(2, t, "zz", "1"),
-           now=t)
+    h.feed(slave_hello(4, "aaa", abi="cp39", ts=t),
+           p.SlaveBuild(2, t, "zz", "1"), now=t)
     assert [line.split()[2] for line in slave_lines(h)] == [
         "aaa", "pi-01", "pi-02", "pi-03"]
     assert "ABI\u25b4" in h.screen()[2]
-    h.press("s")  # next column: up time
-    assert "Up time\u25b4" in h.screen()[2]
-    assert "Sorted by up time" in h.screen()[-2]
-    h.press("S")  # reversed
-    assert "Up time\u25be" in h.screen()[2]
-    # a click on the Label title sorts by label
+    h.press("s")  # next column: up time, the longest first, marked so
+    assert "\u25beUp time" in h.screen()[2]
+    assert "Sorted by Up time, longest first." in h.screen()[-2]
+    h.press("S")  # reversed: the shortest first
+    assert "\u25b4Up time" in h.screen()[2]
+    assert "Sorted by Up time, shortest first." in h.screen()[-2]
+    assert slave_lines(h)[0].split()[2] == "aaa"   # the newest
+    # a click on the Label title sorts by label; a second one reverses
     col = h.screen()[2].index("Label")
     assert click(h.console, SIZE, col + 1, 2)
     assert "Label\u25b4" in h.screen()[2]
+    assert "Sorted by Label, A to Z." in h.screen()[-2]
     assert [line.split()[2] for line in slave_lines(h)] == [
         "aaa", "pi-01", "pi-02", "pi-03"]
-    h.press("S")
+    assert click(h.console, SIZE, col + 1, 2)
+    assert "Label\u25be" in h.screen()[2]
     assert [line.split()[2] for line in slave_lines(h)] == [
         "pi-03", "pi-02", "pi-01", "aaa"]
+    h.press("S")
+    assert [line.split()[2] for line in slave_lines(h)] == [
+        "aaa", "pi-01", "pi-02", "pi-03"]
     # sorted by task: the rows move when a task changes
     col = h.screen()[2].index("Task ")
     col = h.screen()[2].rindex("Task")
@@ -506,7 +530,7 @@ def test_details_pane_below_and_beside(h):
     text = h.text()
     assert "Details" in text
     assert "Slave        1 pi-01" in text
-    assert "Python       311" in text
+    assert "Python       3.11" in text
     assert "Clock skew   +2.0 s" in text
     # the pane follows the selection, and is beside the list when wide
     h.press("down")
@@ -518,7 +542,10 @@ def test_details_pane_below_and_beside(h):
     text = h.text((140, 40))
     assert "Builds/hour  cp311 3" in text
     assert "Downloads    2 last hour, 3 last month, 4 in all" in text
-    assert "Disk         " in text and "42.0 GB free of 100.0 GB" in text
+    assert "Disk         " in text
+    # wrapped between figures, never within one
+    assert "58.0 GB used" in text and "of 100.0 GB," in text
+    assert "42.0 GB free" in text
     h.press("d")
     assert "Details" not in h.text()
 
@@ -535,15 +562,22 @@ def test_action_menu_on_a_slave_and_on_the_master(h):
     h.feed(p.SlaveBuild(1, t, "numpy", "1.26.4"), now=t)
     h.press("enter")
     text = h.text()
-    for label in ("Skip build", "Stop after build", "Kill now", "Pause",
-                  "Resume", "Skip all builds", "Stop all slaves",
+    for label in ("Skip build", "Kill slave", "Skip build and kill slave",
+                  "Pause", "Resume", "Skip all builds", "Kill all slaves",
                   "Terminate master"):
         assert label in text, label
-    assert "Abandon slave 1 (pi-01)'s current build" in text
-    h.press("enter")  # the first entry: Skip build, not dangerous
+    assert "Slave 1 (pi-01) abandons its current build" in text
+    h.press("enter")  # the first entry, Skip build, asks first
+    assert "Skip the current build of slave 1 (pi-01)?" in h.text()
+    h.press("enter")  # No has the focus: a double Enter sends nothing
+    assert h.link.sent == []
+    assert "Skip build: cancelled; nothing sent to slave 1 (pi-01)." in \
+        h.screen()[-2]
+    h.press("enter", "enter", "y")
     assert h.link.sent == [("SKIP", 1)]
-    h.press("enter", "down", "down", "enter")  # Kill now
-    assert "Go ahead?" in h.text()
+    h.press("enter", "down", "down", "enter")  # Skip build and kill slave
+    assert "Skip the current build of slave 1 (pi-01) and kill it?" in \
+        h.text()
     h.press("y")
     assert h.link.sent[-2:] == [("SKIP", 1), ("KILL", 1)]
     h.press("home", "enter")
@@ -553,15 +587,18 @@ def test_action_menu_on_a_slave_and_on_the_master(h):
     assert h.console.dialog is None
 
 
-def test_farm_actions_skip_all_and_stop_all(h):
+def test_farm_actions_skip_all_and_kill_all(h):
     farm_of(h, 3)
     t = h.now + dt.timedelta(seconds=1)
     h.feed(p.SlaveBuild(1, t, "a", "1"), p.SlaveBuild(3, t, "b", "1"), now=t)
     h.press("home", "enter")
     # entries: Pause, Resume, Skip all builds, Stop all slaves, Terminate
-    h.press("down", "down", "enter", "y")
+    h.press("down", "down", "enter")
+    assert "Skip the builds of all 2 building slaves?" in h.text()
+    h.press("y")
     assert sorted(h.link.sent) == [("SKIP", 1), ("SKIP", 3)]
-    assert "sent SKIP to 2 of 2 building slaves" in h.screen()[-2]
+    assert "Skip all builds: 2 building slaves abandon their builds." in \
+        h.screen()[-2]
     h.press("home", "enter", "down", "down", "down", "enter", "n")
     assert ("KILL", None) not in h.link.sent
     h.press("home", "enter", "down", "down", "down", "enter", "y")
@@ -626,19 +663,20 @@ def test_kill_is_not_sent_to_a_restarted_masters_slave(h):
             in h.text())
 
 
-def test_kill_now_from_the_menu_checks_for_a_restart_too(h):
+def test_skip_and_kill_from_the_menu_checks_for_a_restart_too(h):
     farm_of(h, 2)
     h.console.slave_list.select_slave(1)
-    h.press("enter", "down", "down", "enter")  # Kill now
-    assert "Go ahead?" in h.text()
+    h.press("enter", "down", "down", "enter")  # Skip build and kill slave
+    assert "and kill it?" in h.text()
     later = T0 + dt.timedelta(minutes=5)
     h.feed(master_hello(later), slave_hello(1, "other", ts=later), now=later)
     h.press("y")
     assert h.link.sent == []
-    assert "Kill now: not sent, the master restarted" in h.text()
+    assert "Skip build and kill slave: not sent, the master restarted" in \
+        h.text()
 
 
-def test_kill_now_says_so_when_only_the_skip_went_out():
+def test_skip_and_kill_says_so_when_only_the_skip_went_out():
     class OneOnly(FakeLink):
         def send(self, message, data=p.NO_DATA):
             if self.sent:
@@ -646,13 +684,14 @@ def test_kill_now_says_so_when_only_the_skip_went_out():
             super().send(message, data)
 
     link = OneOnly()
-    outcome = Actions(link).kill_now(
+    outcome = Actions(link).skip_and_kill(
         type("S", (), {"slave_id": 3, "label": "pi-03"})())
     assert link.sent == [("SKIP", 3)]
     assert outcome.sent
-    assert outcome.text.startswith(
-        "Kill now: sent SKIP to slave 3 (pi-03); KILL not sent, not "
-        "connected")
+    assert outcome.text == (
+        "Skip build and kill slave: only the skip went out, the kill was "
+        "not sent; not connected to the master. slave 3 (pi-03) abandons "
+        "its build and carries on.")
 
 
 # ---------------------------------------------------------------- review fixes
@@ -670,11 +709,18 @@ def test_ctrl_c_quits_from_dialogs_menus_and_the_filter(h, opener):
                                     "task-time", "task"])
 def test_sort_mark_fits_its_column_and_shifts_nothing(h, column):
     farm_of(h)
-    h.console.sort_by(column)
-    titles = h.screen()[2]
-    assert "\N{BLACK UP-POINTING SMALL TRIANGLE}" in titles
-    # every other title stays where the rows' columns are
-    assert titles.index("Label") == h.screen()[4].index("pi-")
+    for reverse in (False, True):
+        h.console.sort_by(column, reverse)
+        titles = h.screen()[2]
+        mark = "\u25be" if reverse else "\u25b4"
+        assert titles.count(mark) == 1
+        # no title loses a letter to the mark
+        for title in ("S", "#", "Label", "ABI", "Up time", "Task time",
+                      "Task"):
+            assert title in titles
+        # every title stays where the rows' columns are
+        assert titles.index("Label") == h.screen()[4].index("pi-")
+        assert titles.index("ABI") == h.screen()[4].index("cp311")
 
 
 def test_details_pane_shows_on_a_short_terminal(h):
@@ -713,7 +759,8 @@ def test_resume_says_it_cancels_pending_kills(h):
     h.press("k", "y")
     h.feed(p.CommandSent("KILL", 1))
     h.press("r")
-    assert "also cancels the pending KILL of 1 slave." in h.screen()[-2]
+    assert ("the pending Kill slave of 1 slave is cancelled."
+            in h.screen()[-2])
 
 
 def test_read_only_menu_says_so_and_refuses_without_asking():
@@ -721,9 +768,10 @@ def test_read_only_menu_says_so_and_refuses_without_asking():
     farm_of(h, 2)
     h.press("enter")
     assert "Read-only mode: nothing can be sent to the master." in h.text()
-    h.press("down", "down", "enter")  # Kill now: dangerous, asks elsewhere
+    h.press("down", "down", "enter")  # Skip build and kill slave
     assert h.console.dialog is None
-    assert "Kill now: not sent (read-only mode)" in h.screen()[-2]
+    assert "Skip build and kill slave: not sent (read-only mode)" in \
+        h.screen()[-2]
     h.press("home", "enter", "down", "down", "down", "enter")  # Stop all
     assert h.console.dialog is None
     assert "not sent (read-only mode)" in h.screen()[-2]
@@ -762,7 +810,8 @@ def test_resume_from_the_menu_says_it_cancels_pending_kills(h):
     h.feed(p.CommandSent("KILL", 1))
     h.press("home", "enter", "down", "enter")  # the farm's menu: Resume
     assert h.link.sent[-1] == ("WAKE", None)
-    assert "also cancels the pending KILL of 1 slave." in h.screen()[-2]
+    assert ("the pending Kill slave of 1 slave is cancelled."
+            in h.screen()[-2])
 
 
 def test_hint_at_help_stays_once_connected_read_only():
@@ -856,7 +905,7 @@ def test_kill_is_sent_when_the_slave_is_still_the_same(h):
            slave_hello(3, "pi-03"), now=t)
     h.press("y")
     assert h.link.sent == [("KILL", 2)]
-    assert "Kill slave: sent KILL to slave 2 (pi-02)" in status(h)
+    assert "Kill slave: slave 2 (pi-02) terminates" in status(h)
 
 
 def test_terminate_is_not_sent_to_a_restarted_master(h):
@@ -894,13 +943,14 @@ def test_menu_skip_build_checks_the_slave_the_menu_named(h):
     h.press("enter")
     assert "Slave 2 (pi-02)" in h.text()
     h.feed(p.SlaveDie(2, LATER), slave_hello(2, "beta", ts=LATER), now=LATER)
-    h.press("enter")   # Skip build: asks nothing more, the menu was the question
+    h.press("enter")   # Skip build: refused before any question
+    assert h.console.dialog is None
     assert h.link.sent == []
     assert ("Skip build: not sent, slave 2 (pi-02) has left; slave 2 is now "
             "beta.") in status(h)
 
 
-def test_menu_stop_after_build_never_kills_another_row(h):
+def test_menu_kill_slave_never_kills_another_row(h):
     farm_of(h, 3)
     h.console.slave_list.select_slave(2)
     h.press("enter")
@@ -908,40 +958,41 @@ def test_menu_stop_after_build_never_kills_another_row(h):
     h.feed(p.SlaveDie(2, h.now))
     h.tick(TERMINATED_LINGER.total_seconds() + 1)
     assert h.console.slave_list.selected.slave_id != 2
-    h.press("down", "enter")   # Stop after build
+    h.press("down", "enter")   # Kill slave
     # refused at once: no question about whichever row is selected now
     assert h.console.dialog is None
     assert h.link.sent == []
     assert "not sent, slave 2 (pi-02) has left." in status(h)
 
 
-def test_menu_kill_now_checks_the_slave_at_the_answer(h):
+def test_menu_skip_and_kill_checks_the_slave_at_the_answer(h):
     farm_of(h, 3)
     h.console.slave_list.select_slave(2)
-    h.press("enter", "down", "down", "enter")  # Kill now
-    assert "Go ahead?" in h.text()
+    h.press("enter", "down", "down", "enter")  # Skip build and kill slave
+    assert "and kill it?" in h.text()
     h.feed(p.SlaveDie(2, LATER), slave_hello(2, "beta", ts=LATER), now=LATER)
     h.press("y")
     assert h.link.sent == []
-    assert "Kill now: not sent, slave 2 (pi-02) has left" in status(h)
+    assert ("Skip build and kill slave: not sent, slave 2 (pi-02) has left"
+            in status(h))
 
 
-def test_menu_stop_all_is_not_sent_to_a_restarted_master(h):
+def test_menu_kill_all_is_not_sent_to_a_restarted_master(h):
     farm_of(h, 3)
-    # the farm's menu: Pause, Resume, Skip all builds, Stop all slaves, ...
+    # the farm's menu: Pause, Resume, Skip all builds, Kill all slaves, ...
     h.press("home", "enter", "down", "down", "down", "enter")
-    assert "Go ahead?" in h.text()
+    assert "Kill all 3 slaves?" in h.text()
     h.feed(master_hello(LATER), now=LATER)
     h.press("y")
     assert h.link.sent == []
-    assert ("Stop all slaves: not sent, the master restarted since you "
+    assert ("Kill all slaves: not sent, the master restarted since you "
             "asked.") in status(h)
 
 
 def test_menu_actions_still_go_out_on_the_same_slave_and_run(h):
     farm_of(h, 3)
     h.console.slave_list.select_slave(2)
-    h.press("enter", "down", "enter", "y")   # Stop after build
+    h.press("enter", "down", "enter", "y")   # Kill slave
     assert h.link.sent == [("KILL", 2)]
     h.press("home", "enter", "down", "down", "down", "enter", "y")
     assert h.link.sent[-1] == ("KILL", None)
@@ -986,3 +1037,195 @@ def test_the_reason_is_shown_after_the_connection_is_lost(h):
     # a cause found gone: said so, waiting goes on
     h.feed(p.LinkProblem())
     assert "cause found before is gone" in h.screen()[-2]
+
+# ------------------------------------------- safe hands and plain words
+# (issue 16)
+
+def test_every_action_has_one_name_on_keys_buttons_menus_and_help(h):
+    from piw_monitor.actions import NAMES
+    from piw_monitor.ui.help import help_lines
+    from piw_monitor.ui.menus import farm_actions, slave_actions
+    for before, hot, after, command in BUTTONS:
+        name = NAMES[command]
+        assert before + hot + after == name
+        assert keys.lookup(hot.lower(), "global").help.startswith(name + ":")
+    farm_of(h)
+    entries = slave_actions(h.farm.slaves[1]) + farm_actions()
+    for label, _text, method, _asks in entries:
+        assert label == NAMES[method]
+    helped = [text for _title, lines in help_lines() for _k, text in lines]
+    for command in ("pause", "resume", "kill", "terminate", "quit"):
+        assert any(t.startswith(NAMES[command] + ":") for t in helped)
+
+
+@pytest.mark.parametrize("method,keys_,question", [
+    ("skip", ("enter", "enter"), "Skip the current build of slave 1"),
+    ("kill", ("enter", "down", "enter"), "Kill slave 1 (pi-01)?"),
+    ("skip_and_kill", ("enter", "down", "down", "enter"),
+     "Skip the current build of slave 1 (pi-01) and kill it?"),
+])
+def test_every_slave_action_asks_naming_the_slave_no_first(
+        h, method, keys_, question):
+    farm_of(h)
+    h.feed(p.SlaveBuild(1, h.now, "numpy", "2.0"))
+    h.press(*keys_)
+    assert question in h.text()
+    assert not h.console.dialog.focused_answer   # No has the focus
+    h.press("enter")
+    assert h.link.sent == []
+
+
+def test_farm_wide_actions_say_they_mean_every_slave_behind_a_filter(h):
+    farm_of(h, 4)
+    h.feed(p.SlaveBuild(1, h.now, "numpy", "2.0"),
+           p.SlaveBuild(2, h.now, "lxml", "5"))
+    h.press("/", *"pi-01", "enter")
+    h.press("home", "enter", "down", "down", "down", "enter")  # Kill all
+    text = h.text((100, 30))
+    assert "Kill all 4 slaves?" in text
+    assert "This means all 4 slaves, not only the 1 the filter 'pi-01'" \
+        in text
+    h.press("n")
+    h.press("home", "enter", "down", "down", "enter")  # Skip all builds
+    assert "Skip the builds of all 2 building slaves?" in h.text((100, 30))
+    assert "not only the 1 the filter" in h.text((100, 30))
+    h.press("esc")
+    assert h.link.sent == []
+
+
+def test_too_small_a_screen_lets_only_q_and_ctrl_c_act(h):
+    farm_of(h)
+    small = (30, 6)
+    text = "\n".join(render_text(h.console, small))
+    assert "too small" in text
+    assert "50x8" in text and "30x6" in text
+    h.press("p", "t", "y", "k", "y", "enter", "r", size=small)
+    assert h.link.sent == [] and h.console.dialog is None
+    # a dialog opened on a big screen takes no key once the screen shrinks
+    h.press("t")
+    h.press("y", size=small)
+    assert h.link.sent == [] and h.quits == []
+    h.press("q", size=small)
+    assert h.quits == [None]
+    h.press("ctrl c", size=small)
+    assert h.quits == [None, None]
+
+
+def test_up_on_the_top_row_stays_there_and_home_selects_the_master(h):
+    farm_of(h, 5)
+    h.press("home")
+    assert h.console.slave_list.master_selected
+    h.press("up", "up")
+    assert h.console.slave_list.master_selected
+    h.press("end", "down")
+    assert h.console.slave_list.selected.slave_id == 5
+    binding = keys.lookup("home", "list")
+    assert "master" in binding.help
+
+
+def test_first_selection_is_the_top_slave_however_they_arrive(h):
+    h.feed(master_hello(), slave_hello(5, "zz", abi="cp313"))
+    assert h.console.slave_list.selected.slave_id == 5
+    # slaves that sort above it arrive: the selection stays at the top
+    h.feed(slave_hello(2, "aa", abi="cp39"), slave_hello(3, "bb"))
+    assert h.console.slave_list.selected.slave_id == 2
+    assert slave_lines(h)[0].split()[2] == "aa"
+
+
+def test_event_log_names_slaves_by_id_and_label(h):
+    farm_of(h, 2)
+    h.feed(p.SlaveBuild(2, h.now, "numpy", "1.26.4"))
+    h.press("l")
+    assert "slave 2 (pi-02)" in h.text((100, 30))
+
+
+def test_details_figures_are_never_cut_at_100_columns_and_wider(h):
+    farm_of(h, 2)
+    t = h.now + dt.timedelta(seconds=3)
+    h.feed(p.MasterStats(
+        t, 642902, {"cp311": 3000, "cp39": 2000, "cp313": 1000},
+        dt.timedelta(days=2977), 3 * 10**12, {"cp311": 12, "cp39": 20},
+        17, 1298675, 54149, 44723426, 987654321, 31 * 10**9, 17 * 10**9,
+        8 * 10**9, 4 * 10**9, 2 * 10**9, 10**9, 1.73, 52.0),
+        p.SlaveStats(1, t, t, 31 * 10**9, 17 * 10**9, 8 * 10**9,
+                     2 * 10**9, 10**9, 10**9, 1.5, 55.0), now=t)
+    for size in ((100, 40), (120, 40), (160, 50)):
+        for row in ("home", "down"):
+            h.press("d")
+            h.press(row)
+            screen = h.screen(size)
+            h.press("d")
+            # the pane: below its title's corner, right of it when beside
+            top = next(i for i, line in enumerate(screen)
+                       if "Details" in line)
+            left = screen[top].index("\u250c")
+            pane = "\n".join(line[left:] for line in screen[top:-2])
+            assert "\N{HORIZONTAL ELLIPSIS}" not in pane, (size, row, pane)
+            assert "Frames" in pane or "Clock skew" in pane
+    h.press("d", "home")
+    text = h.text((120, 40))
+    for figure in ("54149 last hour,", "44723426 last month,",
+                   "987654321 in all", "17.0 GB free"):
+        assert figure in text
+    h.press("down")
+    assert "Python       3.11" in h.text((120, 40))
+
+
+def test_a_skew_that_rounds_to_zero_has_no_sign():
+    from piw_monitor.ui.details import python_version, skew
+    assert skew(dt.timedelta(seconds=-0.04)) == "0.0 s"
+    assert skew(dt.timedelta(seconds=-1.26)) == "-1.3 s"
+    assert skew(None) == "-"
+    assert python_version("311") == "3.11" and python_version("39") == "3.9"
+    assert python_version("weird") == "weird"
+
+
+def test_ascii_symbols_stand_in_off_utf8(h):
+    from piw_monitor.ui import symbols
+    farm_of(h)
+    h.console.sort_by("abi", False)
+    symbols.use_ascii(True)
+    try:
+        h.console.slave_list.invalidate_all()
+        h.console.header.update()
+        h.console.column_header._invalidate()
+        screen = h.screen()
+        body = "\n".join(screen[:7])
+        assert body.isascii(), body
+        assert screen[0].startswith("Master vm | running |")
+        assert "ABI^" in screen[2]
+        assert screen[4].startswith("*")
+    finally:
+        symbols.use_ascii(False)
+
+
+def test_locale_and_terminal_type_checks():
+    from piw_monitor.ui.terminal import locale_is_utf8, unusable
+    assert locale_is_utf8({"LANG": "en_GB.UTF-8"})
+    assert locale_is_utf8({"LC_ALL": "C.utf8", "LANG": "C"})
+    assert not locale_is_utf8({"LANG": "C"})
+    assert not locale_is_utf8({"LANG": "de_DE.ISO-8859-1"})
+    # Python's own coercion of a C locale is seen through
+    assert not locale_is_utf8({"LANG": "C", "LC_CTYPE": "C.UTF-8"})
+    assert not locale_is_utf8({"LANG": "en_US.ISO-8859-1",
+                               "LC_CTYPE": "C.UTF-8"})
+    assert locale_is_utf8({"LANG": "en_US.UTF-8", "LC_CTYPE": "C.UTF-8"})
+    assert not locale_is_utf8({"LC_ALL": "C", "LANG": "en_GB.UTF-8"})
+    assert "TERM=dumb" in unusable({"TERM": "dumb"})
+    assert "TERM=unset" in unusable({})
+    # curses reads one terminfo entry per process: ask a fresh one
+    check = ("import sys; from piw_monitor.ui.terminal import unusable; "
+             "print(unusable({'TERM': sys.argv[1]}))")
+    for term, want in (("xterm-256color", "None"), ("linux", "None"),
+                       ("no-such-terminal-type", "None")):
+        out = subprocess.run([sys.executable, "-c", check, term],
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want, term
+
+
+def test_no_bright_background_on_sixteen_colours():
+    from piw_monitor.ui.palette import PALETTE
+    bright = {"dark gray", "light red", "light green", "yellow",
+              "light blue", "light magenta", "light cyan", "white"}
+    for entry in PALETTE:
+        assert entry[2] not in bright, entry

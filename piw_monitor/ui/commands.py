@@ -30,33 +30,33 @@ def run(name, console):
     return func(console)
 
 
-@command("pause", "Pause the master: SLEEP to all")
+@command("pause", "Pause: the master hands out no new builds")
 def _pause(console):
     console.act(console.actions.pause())
 
 
-@command("resume", "Resume the master: WAKE to all")
+@command("resume", "Resume: the master hands out builds again")
 def _resume(console):
     stopping = sum(1 for s in console.farm.slaves.values() if s.stopping)
     outcome = console.act(console.actions.resume())
     if outcome.sent and stopping:
-        # WAKE also clears a pending KILL on the master: say so
+        # the master's WAKE also clears a pending KILL: say so
         console.status.show(
-            f"Resume: sent WAKE to all, which also cancels the pending KILL "
-            f"of {stopping} slave{'s' if stopping != 1 else ''}.")
+            f"Resumed: builds go out again; the pending Kill slave of "
+            f"{stopping} slave{'s' if stopping != 1 else ''} is cancelled.")
 
 
-@command("kill", "Ask to kill the selected slave (KILL)")
+@command("kill", "Kill slave: ask, then retire the selected slave")
 def _kill(console):
     console.confirm_kill()
 
 
-@command("terminate", "Ask to terminate the master (QUIT)")
+@command("terminate", "Terminate master: ask, then shut the master down")
 def _terminate(console):
     console.confirm_terminate()
 
 
-@command("quit", "Quit the monitor; the master is left alone")
+@command("quit", "Quit: leave the monitor; the master is left alone")
 def _quit(console):
     console.quit()
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import urwid
 
-from ..actions import Question, slave_name
+from ..actions import NAMES, Question, slave_name
+from ..sanitize import printable
 from . import commands, measure
 from .details import DetailsPane
 from .dialogs import ConfirmDialog
@@ -23,8 +24,8 @@ from .menus import (
     SLAVE_METHODS, ActionMenu, LogView, farm_actions, slave_actions,
 )
 from .widgets import (
-    COLUMNS, ButtonBar, ColumnHeader, MasterHeader, Responsive, SlaveList,
-    StatusLine, View,
+    COLUMN_NAMES, COLUMNS, DESCENDING_FIRST, ORDER_WORDS, ButtonBar,
+    ColumnHeader, MasterHeader, Responsive, SlaveList, StatusLine, View,
 )
 
 __all__ = ["Console", "MIN_COLS", "MIN_ROWS"]
@@ -56,8 +57,10 @@ class ListAndDetails(Responsive):
             return self._beside
         if len(size) == 2:
             # leave the list its titles and a few rows on a short terminal,
-            # and the pane at least one line inside its frame
-            rows = max(3, min(DETAILS_ROWS, size[1] - 4))
+            # and the pane at least one line inside its frame; on a tall
+            # one, the pane takes up to half the body
+            rows = max(3, min(max(DETAILS_ROWS, size[1] // 2 - 2),
+                              size[1] - 4))
             widget, options = self._below.contents[1]
             if options != self._below.options("given", rows):
                 self._below.contents[1] = (
@@ -115,8 +118,8 @@ class Console(urwid.WidgetWrap):
             self.status.show(
                 "Read-only: watching only; no command can be sent. "
                 "h: help  q: quit")
-        self._too_small = urwid.Filler(urwid.Text(
-            "Terminal too small for piw-monitor", align="center"))
+        self._too_small_text = urwid.Text("", align="center")
+        self._too_small = urwid.Filler(self._too_small_text)
         super().__init__(self.frame)
         self.refresh(self.view.now)
 
@@ -133,6 +136,9 @@ class Console(urwid.WidgetWrap):
         if changes.master:
             self._note_connection()
         self.slave_list.sync(changes)
+        self.log_view.collect(changes)
+        if changes.left:
+            self._note_left(changes.left)
         stale = self.farm.master.state(now) in ("silent", "lost")
         if stale != view.stale:
             view.stale = stale
@@ -145,6 +151,20 @@ class Console(urwid.WidgetWrap):
             self.details.update()
         if self.show_log:
             self.log_view.update()
+
+    def _note_left(self, slaves):
+        """Say on the status line which slaves left the list, and why."""
+        if len(slaves) > 1:
+            names = ", ".join(slave_name(s) for s in slaves[:3])
+            more = f" and {len(slaves) - 3} more" if len(slaves) > 3 else ""
+            self.status.show(f"Left the list, terminated: {names}{more}.")
+            return
+        slave = slaves[0]
+        why = ("the master gave up on it after its silence"
+               if slave.expired else "it terminated")
+        name = slave_name(slave)
+        self.status.show(f"{name[:1].upper()}{name[1:]} has left the list: "
+                         f"{why}.")
 
     def _note_connection(self):
         """
@@ -255,19 +275,31 @@ class Console(urwid.WidgetWrap):
         self._layout_body()
         self.frame.focus_position = "body"
 
-    def sort_by(self, column, reverse=False):
-        """Sort the list by *column* (one of :data:`~.widgets.COLUMNS`)."""
-        self.slave_list.set_sort(column, reverse)
+    def sort_by(self, column, reverse=None):
+        """
+        Sort the list by *column* (one of :data:`~.widgets.COLUMNS`),
+        descending when *reverse*. With *reverse* None: the column's usual
+        order (:data:`~.widgets.DESCENDING_FIRST`), or, for the column
+        already sorted by (a second click on its title), the other one.
+        """
+        listed = self.slave_list
+        if reverse is None:
+            if column == listed.sort_column:
+                reverse = not listed.reverse
+            else:
+                reverse = column in DESCENDING_FIRST
+        listed.set_sort(column, reverse)
         self.column_header.set_sort(column, reverse)
-        title = dict(COLUMNS)[column]
-        self.status.show(f"Sorted by {title.lower() if column != 'state' else 'state'}"
-                         + (", reversed" if reverse else "") + ".")
+        words = ORDER_WORDS[column][1 if reverse else 0]
+        self.status.show(f"Sorted by {COLUMN_NAMES[column]}, {words}. "
+                         "S or a click on the title reverses; s: next column.")
 
     def sort_next(self):
-        """Sort by the next column, in screen order."""
+        """Sort by the next column, in screen order, in its usual order."""
         names = [name for name, _title in COLUMNS]
         current = names.index(self.slave_list.sort_column)
-        self.sort_by(names[(current + 1) % len(names)])
+        column = names[(current + 1) % len(names)]
+        self.sort_by(column, column in DESCENDING_FIRST)
 
     def start_filter(self):
         """Start typing a filter at the bottom of the screen."""
@@ -350,35 +382,7 @@ class Console(urwid.WidgetWrap):
         action menu). Yes sends only if that slave is still the same one on
         the same master run.
         """
-        # what cannot be sent is said at once, before any question
-        unable = self.actions.unable("Kill slave")
-        if unable is not None:
-            self.act(unable)
-            return
-        if question is None:
-            slave = self.slave_list.selected
-            if slave is None:
-                self.status.show(
-                    "Kill slave: no slave selected; nothing sent.", error=True)
-                return
-            question = Question.ask(self.farm, slave)
-        name = question.name
-
-        def answer(yes):
-            self.close_dialog()
-            if yes:
-                self.act(self.actions.confirmed(
-                    question, self.farm, "Kill slave", self.actions.kill))
-            else:
-                self.status.show(f"Kill slave: cancelled; nothing sent to {name}.")
-
-        self.open_dialog(ConfirmDialog(
-            "Kill slave",
-            f"Kill {name}?\n\n"
-            "The master tells it to terminate the next time it asks for "
-            "work. A build in progress is not interrupted: the slave "
-            "finishes it first.",
-            answer))
+        self.ask("kill", question)
 
     def confirm_terminate(self, question=None):
         """
@@ -386,30 +390,110 @@ class Console(urwid.WidgetWrap):
         master run the question was asked on (*question*, when the action
         menu asked it first).
         """
-        unable = self.actions.unable("Terminate master")
+        self.ask("terminate", question)
+
+    def _scope(self):
+        """
+        For a farm-wide question: which slaves it means when a filter hides
+        some (all of them: the master knows nothing of the filter).
+        """
+        listed = self.slave_list
+        if not listed.filter_text or listed.shown == listed.total:
+            return ""
+        return (f"\n\nThis means all {listed.total} slaves, not only the "
+                f"{listed.shown} the filter '{printable(listed.filter_text, 20)}'"
+                " shows.")
+
+    def _question_text(self, method, question):
+        """The words of the confirmation of the action *method*."""
+        name = question.name
+        farm = self.farm
+        if method == "kill":
+            return (f"Kill {name}?\n\nIt terminates the next time it asks "
+                    "the master for work. A build in progress is not "
+                    "interrupted: the slave finishes it first.")
+        if method == "skip":
+            return (f"Skip the current build of {name}?\n\nIt abandons the "
+                    "build at its next contact with the master (the work "
+                    "done on it is lost) and carries on with another.")
+        if method == "skip_and_kill":
+            return (f"Skip the current build of {name} and kill it?\n\nIt "
+                    "abandons the build and terminates at its next contact "
+                    "with the master.")
+        if method == "skip_all":
+            n = sum(1 for s in farm.rows() if s.task == "building")
+            return (f"Skip the builds of all {n} building slave"
+                    f"{'s' if n != 1 else ''}?\n\nEach abandons its current "
+                    "build at its next contact with the master (the work "
+                    "done on it is lost)." + self._scope())
+        if method == "kill_all":
+            n = len(farm.slaves)
+            return (f"Kill all {n} slave{'s' if n != 1 else ''}?\n\nEach "
+                    "terminates the next time it asks the master for work; "
+                    "builds in progress are finished first." + self._scope())
+        if method == "terminate":
+            label = printable(farm.master.label, 40) if farm.master.label \
+                else ""
+            return ("Terminate the master" + (f" {label}" if label else "")
+                    + "?\n\nIt shuts itself down; its build slaves are not "
+                    "stopped. The monitor exits once the command is sent.")
+        raise ValueError(f"no question for {method!r}")
+
+    def _run(self, method):
+        """The action *method* as a function of the slave asked about."""
+        action = getattr(self.actions, method)
+        if method == "skip_all":
+            return lambda _slave: action(self.farm.rows())
+        if method in SLAVE_METHODS:
+            return action
+        return lambda _slave: action()
+
+    def ask(self, method, question=None):
+        """
+        Ask before the action *method* (one that ends, skips or stops
+        something), naming what it acts on; No has the focus. *question* is
+        the :class:`~piw_monitor.actions.Question` already asked (by the
+        action menu), else it is asked now about the selected slave (for a
+        slave's action) or the whole farm. Yes sends only if the slave and
+        the master run are still the ones asked about.
+        """
+        label = NAMES[method]
+        # what cannot be sent is said at once, before any question
+        unable = self.actions.unable(label)
         if unable is not None:
             self.act(unable)
             return
         if question is None:
-            question = Question.ask(self.farm)
+            slave = None
+            if method in SLAVE_METHODS:
+                slave = self.slave_list.selected
+                if slave is None:
+                    self.status.show(
+                        f"{label}: no slave selected; nothing sent.",
+                        error=True)
+                    return
+            question = Question.ask(self.farm, slave)
+        run = self._run(method)
+        if method == "skip_all" and not any(
+                s.task == "building" for s in self.farm.rows()):
+            # nothing to ask about: the action says so
+            self.act(run(None))
+            return
+        name = question.name
 
         def answer(yes):
             self.close_dialog()
             if not yes:
-                self.status.show("Terminate master: cancelled; nothing sent.")
+                self.status.show(f"{label}: cancelled; nothing sent"
+                                 + (f" to {name}." if name else "."))
                 return
             outcome = self.act(self.actions.confirmed(
-                question, self.farm, "Terminate master",
-                lambda _slave: self.actions.terminate()))
-            if outcome.sent:
+                question, self.farm, label, run))
+            if outcome.sent and method == "terminate":
                 self.quit(outcome.text)
 
         self.open_dialog(ConfirmDialog(
-            "Terminate master",
-            "Tell the master to shut itself down?\n\n"
-            "Its build slaves are not stopped. The monitor exits once the "
-            "command is sent.",
-            answer))
+            label, self._question_text(method, question), answer))
 
     def show_help(self):
         """Open the help screen."""
@@ -442,53 +526,27 @@ class Console(urwid.WidgetWrap):
                          height=("relative", 90))
 
     def _perform(self, entry, question):
-        label, text, method, dangerous = entry
+        label, _text, method, asks = entry
         if method not in SLAVE_METHODS:
             # a farm-wide entry does not depend on the menu's slave
             question = question.farm_wide()
-        if not self.actions.read_only:
-            # the farm may have moved on while the menu was open: refuse
-            # now rather than ask about (or act on) another slave or run
-            refusal = self.actions.refused(question, self.farm, label)
-            if refusal is not None:
-                self.act(refusal)
-                return
-        if method == "terminate":
-            self.confirm_terminate(question)
-            return
-        if method == "kill":
-            self.confirm_kill(question)
-            return
-        if method in ("pause", "resume"):
-            # the same command as the key and the button (Resume says
-            # when it also cancels a pending Kill slave)
-            commands.run(method, self)
-            return
-        action = getattr(self.actions, method)
-        if method == "skip_all":
-            run = lambda _slave: action(self.farm.rows())  # noqa: E731
-        elif method in SLAVE_METHODS:
-            run = action
-        else:
-            run = lambda _slave: action()  # noqa: E731
         if self.actions.read_only:
             # no question first, the answer could only be "no" (an action
             # says read-only before it looks at the slave)
-            self.act(run(None))
+            self.act(self._run(method)(None))
             return
-        if not dangerous:
-            self.act(self.actions.confirmed(question, self.farm, label, run))
+        # the farm may have moved on while the menu was open: refuse now
+        # rather than ask about (or act on) another slave or run
+        refusal = self.actions.refused(question, self.farm, label)
+        if refusal is not None:
+            self.act(refusal)
             return
-
-        def answer(yes):
-            self.close_dialog()
-            if yes:
-                self.act(self.actions.confirmed(
-                    question, self.farm, label, run))
-            else:
-                self.status.show(f"{label}: cancelled; nothing sent.")
-
-        self.open_dialog(ConfirmDialog(label, f"{text}\n\nGo ahead?", answer))
+        if asks:
+            self.ask(method, question)
+            return
+        # Pause and Resume: the same command as the key and the button
+        # (Resume says when it also cancels a pending Kill slave)
+        commands.run(method, self)
 
     def quit(self, message=None):
         """End the monitor; the master is left alone."""
@@ -497,6 +555,12 @@ class Console(urwid.WidgetWrap):
     # ------------------------------------------------------------ urwid
 
     def keypress(self, size, key):
+        if self._small(size):
+            # nothing on screen says what a key would do to: only leaving
+            # acts (a resize is the loop's business, not a key's)
+            if key in ("q", "ctrl c"):
+                commands.run("quit", self)
+            return None
         if key == "ctrl c":
             # the terminal sends no SIGINT (Ctrl-C is the Quit key): it must
             # quit from a dialog, the help, a menu or the filter line too
@@ -533,6 +597,10 @@ class Console(urwid.WidgetWrap):
 
     def render(self, size, focus=False):
         if self._small(size):
+            self._too_small_text.set_text(
+                f"Terminal too small for piw-monitor: it needs at least "
+                f"{MIN_COLS}x{MIN_ROWS}, this one is {size[0]}x{size[1]}. "
+                "Enlarge it, or q to quit.")
             return self._too_small.render(size, focus)
         fit = getattr(self.dialog, "fit", None)
         if fit is not None:

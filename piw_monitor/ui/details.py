@@ -5,6 +5,8 @@ a slave's, with bars for the resources.
 
 from __future__ import annotations
 
+import unicodedata
+
 import urwid
 
 from .. import charts
@@ -12,12 +14,13 @@ from ..pressure import figures, outlook, outlook_words
 from ..sanitize import printable
 from . import format as fmt
 from . import measure
+from .symbols import SYM, UNICODE
 
 __all__ = [
-    "DetailsPane", "bar", "slave_details", "master_details", "slave_charts",
-    "master_charts", "queue_outlook", "pressure_words", "Wrapped",
+    "DetailsPane", "bar", "slave_details", "master_details", "wrap", "Chunks",
+    "python_version", "skew", "slave_charts", "master_charts",
+    "queue_outlook", "pressure_words", "Wrapped",
 ]
-
 #: Cells of a chart's sparkline in the details pane.
 CHART_WIDTH = 20
 
@@ -25,31 +28,150 @@ CHART_WIDTH = 20
 class Wrapped(str):
     """A value of the details pane that wraps rather than being cut."""
 
-BAR_FULL = "\N{FULL BLOCK}"
-BAR_EMPTY = "\N{LIGHT SHADE}"
+#: The bar's cells (on a terminal that is not UTF-8, ASCII: see
+#: :mod:`.symbols`).
+BAR_FULL = UNICODE["full"]
+BAR_EMPTY = UNICODE["empty"]
 
 
 def bar(used, total, width=12):
     """A bar *width* cells wide showing *used* out of *total*."""
     if not total or total <= 0:
-        return BAR_EMPTY * width
+        return SYM.empty * width
     filled = round(width * min(max(used / total, 0.0), 1.0))
-    return BAR_FULL * filled + BAR_EMPTY * (width - filled)
+    return SYM.full * filled + SYM.empty * (width - filled)
+
+
+class Chunks(tuple):
+    """
+    A value made of pieces that are never broken across lines (a figure
+    and its unit, say): laid out a piece after another, on as many lines as
+    the pane's width needs (see :func:`wrap`).
+    """
+
+
+def wrap(value, width):
+    """
+    The lines of *value* (a string, or :class:`Chunks`) at *width* columns:
+    whole pieces a line, broken at spaces between them; a piece longer than
+    a line is broken at its own spaces, and only a single word wider than
+    the whole line is cut.
+    """
+    width = max(width, 1)
+    pieces = list(value) if isinstance(value, Chunks) else [value]
+    lines, line = [], ""
+    for piece in pieces:
+        piece = _stand(piece)
+        candidate = f"{line} {piece}" if line else piece
+        if _width(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+            line = ""
+        if _width(piece) <= width:
+            line = piece
+            continue
+        # a piece wider than the pane: its words one after another
+        for word in piece.split(" "):
+            word = _stand(word)
+            candidate = f"{line} {word}" if line else word
+            if _width(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while _width(word) > width:
+                # a single word wider than the pane (a long label): cut
+                cut = _cut(word, width)
+                lines.append(word[:cut])
+                word = _stand(word[cut:])
+            line = word
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def _stand(word):
+    """
+    *word*, given a dotted circle to stand on when it begins with a mark
+    (as :func:`~piw_monitor.sanitize.printable` does for a whole text): a
+    line may begin with it, and a mark alone is measured otherwise than
+    drawn.
+    """
+    if word and unicodedata.category(word[0])[0] == "M":
+        return "\N{DOTTED CIRCLE}" + word
+    return word
+
+
+def _width(text):
+    return measure.width(text)
+
+
+def _cut(word, width):
+    """
+    How many characters of *word* fit in *width* columns, cut at a cluster
+    boundary by the measure the canvas checks (at least 1).
+    """
+    pos, _used = measure.cut(word, width)
+    return max(pos, 1)
+
+
+class ValueText(urwid.Widget):
+    """A details value, laid out by :func:`wrap` at the width it is given."""
+
+    _sizing = frozenset([urwid.Sizing.FLOW])
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def rows(self, size, focus=False):
+        return len(wrap(self.value, size[0]))
+
+    def render(self, size, focus=False):
+        (maxcol,) = size
+        return measure.text("\n".join(wrap(self.value, maxcol)),
+                            wrap="clip").render((maxcol,))
 
 
 def _resource(name, size, free):
+    """A resource's bar and figures: the bar and the first figure say used."""
     if not size:
         return (name, "-")
-    used = size - free
-    return (name, f"{bar(used, size)} {fmt.size(free)} free of "
-                  f"{fmt.size(size)}")
+    used = max(size - free, 0)
+    return (name, Chunks((bar(used, size), f"{fmt.size(used)} used",
+                          f"of {fmt.size(size)},", f"{fmt.size(free)} free")))
 
 
 def _load_and_temp(stats):
     return [
-        ("Load", f"{bar(stats.load_average, 4.0)} {stats.load_average:.2f}"),
-        ("Temperature", f"{bar(stats.cpu_temp, 85.0)} {stats.cpu_temp:.1f} °C"),
+        ("Load", Chunks((bar(stats.load_average, 4.0),
+                         f"{stats.load_average:.2f}"))),
+        ("Temperature", Chunks((bar(stats.cpu_temp, 85.0),
+                                f"{stats.cpu_temp:.1f}{SYM.degrees}"))),
     ]
+
+
+def python_version(text):
+    """
+    A slave's Python version as people write it: ``3.11`` for the ``311``
+    the protocol carries (anything else as it came).
+    """
+    text = printable(text)
+    if text.isdigit() and len(text) >= 2:
+        return f"{text[0]}.{text[1:]}"
+    return text
+
+
+def skew(delta, suffix=""):
+    """A clock skew in seconds, signed, and never ``-0.0``."""
+    if delta is None:
+        return "-"
+    seconds = round(delta.total_seconds(), 1)
+    if seconds == 0:
+        return f"0.0 s{suffix}"
+    return f"{seconds:+.1f} s{suffix}"
 
 
 def slave_details(slave, now):
@@ -58,17 +180,18 @@ def slave_details(slave, now):
     pairs = [
         ("Slave", f"{slave.slave_id} {p(slave.label)}"),
         ("ABI", p(slave.abi)),
-        ("Python", p(slave.py_version)),
+        ("Python", python_version(slave.py_version)),
         ("Platform", p(slave.platform)),
         ("OS", p(f"{slave.os_name} {slave.os_version}".strip())),
         ("Board", p(f"{slave.board_revision} (serial {slave.board_serial})")),
         ("State", f"{slave.state(now)}: {p(slave.task_text())}"),
         *pressure_words(slave),
+        *([("Kill slave", "sent (KILL): it terminates the next time it "
+                          "asks for work")] if slave.stopping else []),
         ("First seen", fmt.clock(slave.first_seen)),
         ("Last seen", f"{fmt.clock(slave.last_seen)} "
                       f"({fmt.ago(slave.silence(now))} ago)"),
-        ("Clock skew", "-" if slave.clock_skew is None else
-         f"{slave.clock_skew.total_seconds():+.1f} s"),
+        ("Clock skew", skew(slave.clock_skew)),
         ("Timeouts", f"build {fmt.duration(slave.build_timeout)}, "
                      f"busy {fmt.duration(slave.busy_timeout)}"),
     ]
@@ -96,8 +219,10 @@ def slave_details(slave, now):
 def _by_abi(mapping):
     if not mapping:
         return "-"
-    return ", ".join(f"{printable(abi, 16)} {n}"
-                     for abi, n in sorted(mapping.items()))
+    items = sorted(mapping.items())
+    return Chunks(f"{printable(abi, 16)} {n}" + ("," if i < len(items) - 1
+                                                 else "")
+                  for i, (abi, n) in enumerate(items))
 
 
 def master_details(farm, now):
@@ -113,7 +238,7 @@ def master_details(farm, now):
         # the master's clock minus ours, from its timestamps: every time on
         # screen is judged on the master's clock
         ("Clock skew", "-" if m.skew is None else
-         f"{m.skew.total_seconds() + 0.0:+.1f} s (master minus monitor)"),
+         Chunks((skew(m.skew), "(master minus monitor)"))),
         ("Frames", f"{farm.frames} received, {farm.bad_frames} bad"
                    + (f" (latest: {printable(farm.last_bad_reason, 60)})"
                       if farm.bad_frames else "")),
@@ -125,13 +250,13 @@ def master_details(farm, now):
         ("Builds/hour", _by_abi(stats.builds_last_hour)),
         ("Pending", _by_abi(stats.builds_pending)),
         *queue_outlook(stats),
-        ("Built", f"{stats.packages_built} packages, "
-                  f"{stats.files_count} files"),
+        ("Built", Chunks((f"{stats.packages_built} packages,",
+                          f"{stats.files_count} files"))),
         ("Build time", fmt.duration(stats.builds_time)),
         ("Build size", fmt.size(stats.builds_size)),
-        ("Downloads", f"{stats.downloads_last_hour} last hour, "
-                      f"{stats.downloads_last_month} last month, "
-                      f"{stats.downloads_all} in all"),
+        ("Downloads", Chunks((f"{stats.downloads_last_hour} last hour,",
+                              f"{stats.downloads_last_month} last month,",
+                              f"{stats.downloads_all} in all"))),
         _resource("Disk", stats.disk_size, stats.disk_free),
         _resource("Memory", stats.mem_size, stats.mem_free),
         _resource("Swap", stats.swap_size, stats.swap_free),
@@ -277,7 +402,6 @@ class DetailsPane(urwid.WidgetWrap):
         else:
             pairs = master_details(self.farm, self.view.now)
         self._walker[:] = [
-            urwid.Columns([(12, measure.text(("details-key", k), wrap="clip")),
-                           measure.text(v, wrap="space" if isinstance(
-                               v, Wrapped) else "ellipsis")], dividechars=1)
+            urwid.Columns([(12, urwid.Text(("details-key", k), wrap="clip")),
+                           ValueText(v)], dividechars=1)
             for k, v in pairs]

@@ -58,11 +58,14 @@ class HelpDialog(urwid.WidgetWrap):
             rows.append(urwid.Divider())
         rows.append(urwid.Text(
             "The buttons at the bottom do the same as their hotkeys. With the "
-            "mouse, click a slave to select it and a button to press it. "
-            "Esc closes this help."))
+            "mouse, click a slave to select it, a button to press it, a "
+            "column's title to sort by it (again to reverse). While the "
+            "terminal is too small to draw the console, only q and Ctrl-C "
+            "act. Esc, q or h closes this help."))
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(rows))
         super().__init__(urwid.AttrMap(urwid.LineBox(
-            urwid.Padding(self._list, left=1, right=1), title="Help"),
+            urwid.Padding(self._list, left=1, right=1),
+            title="Help (Esc closes)"),
             "dialog"))
 
     def selectable(self):

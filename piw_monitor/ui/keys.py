@@ -39,15 +39,20 @@ class Binding:
 
 
 KEYS = (
-    # the spec's hotkeys
-    Binding("p", "pause", "global", "Pause the master (no new builds)"),
-    Binding("r", "resume", "global", "Resume the master when paused"),
+    # the spec's hotkeys: each help line starts with the action's name
+    # (actions.NAMES), as on its button, in the menus and in the manual
+    Binding("p", "pause", "global",
+            "Pause: the master hands out no new builds"),
+    Binding("r", "resume", "global",
+            "Resume: the master hands out builds again"),
     Binding("k", "kill", "global",
-            "Kill the selected slave at its next request for work"),
-    Binding("t", "terminate", "global", "Terminate the master"),
+            "Kill slave: retire the selected slave after its build (asks)"),
+    Binding("t", "terminate", "global",
+            "Terminate master: shut the master down (asks)"),
     Binding("q", "quit", "global",
-            "Quit the monitor (the master keeps running)"),
-    Binding("ctrl c", "quit", "global", "Quit the monitor"),
+            "Quit: leave the monitor; the master keeps running"),
+    Binding("ctrl c", "quit", "global",
+            "Quit: leave the monitor; the master keeps running"),
     Binding("h", "help", "global", "Show every key and action"),
     Binding("?", "help", "global", "Show every key and action"),
     Binding("d", "details", "global",
@@ -66,7 +71,8 @@ KEYS = (
     Binding("down", "select-next", "list", "Select the slave below"),
     Binding("page up", "select-page-up", "list", "Move up a page"),
     Binding("page down", "select-page-down", "list", "Move down a page"),
-    Binding("home", "select-first", "list", "Select the first slave"),
+    Binding("home", "select-first", "list",
+            "Select the top row (the master's)"),
     Binding("end", "select-last", "list", "Select the last slave"),
     Binding("enter", "menu", "list",
             "Open the actions for the selected row"),

@@ -4,9 +4,12 @@ The action menu (Enter on a row) and the event log view.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import islice
+
 import urwid
 
-from ..actions import slave_name
+from ..actions import NAMES, slave_name
 from ..sanitize import printable
 from . import format as fmt
 from . import measure
@@ -17,22 +20,26 @@ __all__ = [
 
 #: The methods of :func:`slave_actions`' entries: they act on the menu's
 #: slave, so they are checked against it (the farm's only against the run).
-SLAVE_METHODS = frozenset({"skip", "kill", "kill_now"})
+SLAVE_METHODS = frozenset({"skip", "kill", "skip_and_kill"})
 
 
 def slave_actions(slave):
     """
-    The actions on one slave: (label, explanation, method name, dangerous).
+    The actions on one slave: (name, explanation, method name, asks first).
+    Every one of them ends or abandons something: each asks first.
     """
     name = slave_name(slave)
+    name = name[:1].upper() + name[1:]
     return [
-        ("Skip build", f"Abandon {name}'s current build at its next contact "
-                       "(SKIP).", "skip", False),
-        ("Stop after build", f"Terminate {name} at its next request for "
-                             "work; a running build is finished (KILL).",
+        (NAMES["skip"], f"{name} abandons its current build at its next "
+                        "contact, and carries on with another.", "skip",
+         True),
+        (NAMES["kill"], f"{name} terminates the next time it asks for "
+                        "work; a build in progress is finished first.",
          "kill", True),
-        ("Kill now", f"Abandon {name}'s build and terminate it at its next "
-                     "contact (SKIP, then KILL).", "kill_now", True),
+        (NAMES["skip_and_kill"], f"{name} abandons its build and terminates "
+                                 "at its next contact.", "skip_and_kill",
+         True),
     ]
 
 
@@ -40,14 +47,17 @@ def slave_actions(slave):
 #: one slave, and SKIP for all, but does nothing with them; they are not
 #: offered. "Skip all builds" sends SKIP to each building slave instead.)
 FARM_ACTIONS = [
-    ("Pause", "Hand out no new builds until resumed (SLEEP to all).",
+    (NAMES["pause"], "The master hands out no new builds until resumed.",
      "pause", False),
-    ("Resume", "Hand out builds again (WAKE to all).", "resume", False),
-    ("Skip all builds", "Abandon every current build (SKIP to each building "
-                        "slave).", "skip_all", True),
-    ("Stop all slaves", "Terminate every slave at its next request for work "
-                        "(KILL to all).", "stop_all", True),
-    ("Terminate master", "Shut the master down (QUIT); the monitor exits.",
+    (NAMES["resume"], "The master hands out builds again.", "resume",
+     False),
+    (NAMES["skip_all"], "Every building slave abandons its current build "
+                        "(all of them, whatever the filter shows).",
+     "skip_all", True),
+    (NAMES["kill_all"], "Every slave terminates the next time it asks for "
+                        "work (all of them, whatever the filter shows).",
+     "kill_all", True),
+    (NAMES["terminate"], "The master shuts down; the monitor exits.",
      "terminate", True),
 ]
 
@@ -96,40 +106,72 @@ class ActionMenu(urwid.WidgetWrap):
 
 
 class LogView(urwid.WidgetWrap):
-    """The latest status messages, newest at the bottom, scrollable."""
+    """
+    The latest status messages, newest at the bottom, scrollable. A slave
+    is named by its id and its label as it was when the message came
+    (:meth:`collect`, on every refresh, notes the labels).
+    """
 
     def __init__(self, farm):
         self.farm = farm
         self._walker = urwid.SimpleFocusListWalker([])
         self._seen = 0
+        #: the farm's entries not yet shown, each with the slave's label
+        self._entries = deque(maxlen=farm.log.maxlen)
         super().__init__(urwid.LineBox(urwid.ListBox(self._walker),
                                        title="Event log (l closes)"))
 
     @staticmethod
     def line(entry):
-        """The widget for one log *entry*: (time, slave id or None, text)."""
-        when, sid, text = entry
-        who = "master" if sid is None else f"slave {sid}"
+        """
+        The widget for one log *entry*: (time, slave id or None, text), and
+        the slave's label (optional).
+        """
+        when, sid, text, *rest = entry
+        label = rest[0] if rest else ""
+        if sid is None:
+            who = "master"
+        elif label:
+            who = f"slave {sid} ({printable(label, 24)})"
+        else:
+            who = f"slave {sid}"
         attr = "text-silent" if text.startswith("bad frame") else None
         return measure.text(
             [("dim", fmt.clock(when) + " "), (attr, f"{who:<10} "),
              (attr, printable(text, 300))], wrap="ellipsis")
 
-    def update(self):
+    def collect(self, _changes=None):
         """
-        Catch up with the farm's log (only what was added since the last
-        call), following the newest entry when it was selected.
+        Take the farm's new entries, with the label each slave has now
+        (cheap: no widget is made until the log is shown).
         """
         farm = self.farm
         new = min(farm.logged - self._seen, len(farm.log))
         if new <= 0:
             return
         self._seen = farm.logged
+        slaves = farm.slaves
+        # the newest *new* entries, without copying the whole log
+        for when, sid, text in reversed(list(islice(reversed(farm.log),
+                                                    new))):
+            slave = slaves.get(sid) if sid is not None else None
+            self._entries.append(
+                (when, sid, text, slave.label if slave is not None else ""))
+
+    def update(self):
+        """
+        Catch up with the farm's log (only what was added since the last
+        call), following the newest entry when it was selected.
+        """
+        self.collect()
+        if not self._entries:
+            return
         walker = self._walker
         at_end = not walker or walker.focus >= len(walker) - 1
-        entries = list(farm.log)[-new:]
+        entries, self._entries = list(self._entries), deque(
+            maxlen=self._entries.maxlen)
         walker.extend(self.line(e) for e in entries)
-        excess = len(walker) - farm.log.maxlen
+        excess = len(walker) - self.farm.log.maxlen
         if excess > 0:
             del walker[:excess]
         if at_end:

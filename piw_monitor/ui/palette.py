@@ -1,4 +1,12 @@
-"""The console's colours. Every attribute a widget uses is named here."""
+"""
+The console's colours. Every attribute a widget uses is named here.
+
+No 16-colour entry has a bright background ("light cyan", "dark gray"):
+on the Linux console (TERM=linux) urwid can only get one by setting the
+blink attribute, and the selected row and the buttons would blink. The
+brighter look is kept for terminals of 256 colours, in the entries' last
+two fields.
+"""
 
 __all__ = ["PALETTE"]
 
@@ -8,7 +16,7 @@ PALETTE = [
     ("header-warn", "yellow,bold", "dark blue", "bold"),
     ("header-bad", "white,bold", "dark red", "standout"),
     ("colhead", "black", "light gray", "underline"),
-    ("focus", "black", "light cyan", "standout"),
+    ("focus", "black", "dark cyan", "standout", "black", "h14"),
     ("selected", "black", "light gray", "bold"),
     ("stale", "dark gray", "default", "default"),
     ("master-row", "light blue,bold", "default", "bold"),
@@ -20,11 +28,13 @@ PALETTE = [
     ("status", "light gray", "default", "default"),
     ("status-error", "light red,bold", "default", "bold"),
     ("footer", "default", "default", "default"),
-    ("button", "white", "dark gray", "default"),
+    ("button", "white", "dark blue", "default", "white", "h8"),
     ("button-disabled", "dark gray", "black", "default"),
-    ("button-focus", "black", "light cyan", "standout"),
-    ("hotkey", "yellow,bold,underline", "dark gray", "underline"),
-    ("hotkey-focus", "dark red,bold,underline", "light cyan", "standout"),
+    ("button-focus", "black", "dark cyan", "standout", "black", "h14"),
+    ("hotkey", "yellow,bold,underline", "dark blue", "underline",
+     "h11,bold,underline", "h8"),
+    ("hotkey-focus", "dark red,bold,underline", "dark cyan", "standout",
+     "h1,bold,underline", "h14"),
     ("dialog", "black", "light gray", "default"),
     ("hotkey-help", "dark blue,bold", "light gray", "bold"),
     ("state-idle", "light gray", "default", "default"),

@@ -61,9 +61,10 @@ def locale_is_utf8(environ=None):
         return _utf8(lc_all)
     lang = environ.get("LANG", "")
     ctype = environ.get("LC_CTYPE", "")
-    if ctype == "C.UTF-8" and lang in ("", "C", "POSIX"):
-        # most likely Python's own coercion of a C locale
-        return False
+    if ctype == "C.UTF-8":
+        # most likely Python's own coercion of a C locale (LANG=C, unset,
+        # or naming a locale this machine lacks): LANG says what was meant
+        return _utf8(lang)
     return _utf8(ctype or lang)
 
 

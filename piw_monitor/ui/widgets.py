@@ -10,35 +10,35 @@ costs a handful of redraws of the rows in view, not a re-layout of the list.
 
 from __future__ import annotations
 
-import datetime as dt
 
 import urwid
 
+from ..actions import NAMES
 from ..model import STATES, Slave
 from ..pressure import LEVELS, figures
 from ..sanitize import printable
 from . import format as fmt
 from . import measure
+from .symbols import SYM, UNICODE
 
 __all__ = [
     "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
     "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "StatusLine",
-    "ButtonBar", "BUTTONS", "COLUMNS", "STATE_MARKER", "sort_key",
-    "column_at", "RESOURCE_COLUMNS", "RESOURCE_PRIORITY", "resource_texts",
+    "ButtonBar", "BUTTONS", "COLUMNS", "COLUMN_NAMES", "ORDER_WORDS",
+    "DESCENDING_FIRST", "STATE_MARKER", "sort_key", "column_at",
+    "RESOURCE_COLUMNS", "RESOURCE_PRIORITY", "resource_texts",
 ]
 
-#: The marker drawn in a row's first column, coloured by state.
-STATE_MARKER = "\N{BLACK CIRCLE}"
+#: The marker drawn in a row's first column, coloured by state (on a
+#: terminal that is not UTF-8, its ASCII stand-in: see :mod:`.symbols`).
+STATE_MARKER = UNICODE["marker"]
 
 #: The buttons at the bottom: (label before the hotkey, hotkey, label after
 #: it, command name).
-BUTTONS = (
-    ("", "P", "ause", "pause"),
-    ("", "R", "esume", "resume"),
-    ("", "K", "ill slave", "kill"),
-    ("", "T", "erminate master", "terminate"),
-    ("", "Q", "uit", "quit"),
-)
+#: The labels are the actions' names (:data:`~piw_monitor.actions.NAMES`).
+BUTTONS = tuple(
+    ("", NAMES[command][0], NAMES[command][1:], command)
+    for command in ("pause", "resume", "kill", "terminate", "quit"))
 
 
 class View:
@@ -60,8 +60,8 @@ class View:
 #: order (between the task time and the task). Memory and swap used (%),
 #: disk free (bytes), load average, CPU temperature (°C).
 RESOURCE_COLUMNS = (
-    ("mem", "Mem", 4), ("swap", "Swap", 4), ("disk", "Disk", 5),
-    ("load", "Load", 4), ("temp", "Temp", 4),
+    ("mem", "Mem", 4), ("swap", "Swap", 5), ("disk", "Disk", 5),
+    ("load", "Load", 5), ("temp", "Temp", 5),
 )
 
 #: The order in which the resource columns are given room as the list grows
@@ -80,7 +80,8 @@ class Layout:
 
     ID = 5
     ABI = 6
-    TIME = 9
+    # "Task time" and a sort mark beside it, or "100d 04:00"
+    TIME = 10
     GAP = 1
     #: the task column keeps at least this many cells: a resource column
     #: is only shown when the task keeps this much room beside it
@@ -181,7 +182,7 @@ class ListRow(urwid.Widget):
 
 #: Marks a task time that is only a lower bound: the task was learnt from
 #: a replay, which does not say when it began.
-AT_LEAST = "\N{GREATER-THAN OR EQUAL TO}"
+AT_LEAST = UNICODE["at_least"]
 
 
 def task_duration(slave, now):
@@ -191,7 +192,7 @@ def task_duration(slave, now):
     """
     text = fmt.duration(slave.task_time(now))
     if not slave.task_exact and slave.task_since is not None:
-        return AT_LEAST + text
+        return SYM.at_least + text
     return text
 
 
@@ -214,7 +215,7 @@ class SlaveRow(ListRow):
             # first, so that a narrow column never cuts it off
             flag = "[" + ",".join(slave.pressure) + "] "
         left, task = layout.cells(
-            STATE_MARKER, str(slave.slave_id), slave.label or "?",
+            SYM.marker, str(slave.slave_id), slave.label or "?",
             slave.abi or "?", fmt.duration(slave.up_time(now)),
             task_duration(slave, now), flag + words)
         if focus:
@@ -320,37 +321,83 @@ COLUMNS = (
 )
 
 
-def _worst_first(resource, falling=False):
-    """A sort key for a resource column: the worst figure first, none last."""
+def _figure(slave, resource):
+    """*slave*'s figure for *resource* (see the pressure module), or None."""
+    figures = slave.figures
+    return None if figures is None else figures[resource]
+
+
+def _by_figure(resource):
+    """
+    A sort key for a resource column: the figure in ascending order
+    (memory, swap used; disk free; load; temperature), an unknown one last.
+    """
     def key(slave):
         figures = slave.figures
         value = None if figures is None else figures[resource]
         if value is None:
             return (1, 0.0, slave.slave_id)
-        return (0, value if falling else -value, slave.slave_id)
+        return (0, value, slave.slave_id)
     return key
+
+
+#: How messages name a column: its title (the one-letter ones explained).
+COLUMN_NAMES = {name: title for name, title in COLUMNS}
+COLUMN_NAMES["state"] = "S (state)"
+
+#: Columns whose values are drawn right-aligned (their sort mark goes
+#: before the title, so that the title stays over its values).
+RIGHT_ALIGNED = frozenset({"id", "up", "task-time", "mem", "swap", "disk",
+                           "load", "temp"})
+
+#: Columns first sorted in descending order when chosen: the longest up
+#: or in its task first reads naturally, and so does the fullest memory or
+#: swap, the busiest and the hottest first (the worst first; for the disk,
+#: whose figure is the free share, that is ascending).
+DESCENDING_FIRST = frozenset({"up", "task-time", "mem", "swap", "load",
+                              "temp"})
+
+#: What each order means, in words: (ascending, descending).
+ORDER_WORDS = {
+    "state": ("idle first, terminating last", "terminating first"),
+    "id": ("lowest first", "highest first"),
+    "label": ("A to Z", "Z to A"),
+    "abi": ("oldest Python first", "newest Python first"),
+    "up": ("shortest first", "longest first"),
+    "task-time": ("shortest first", "longest first"),
+    "task": ("A to Z", "Z to A"),
+    "mem": ("least used first", "most used first"),
+    "swap": ("least used first", "most used first"),
+    "disk": ("least free first", "most free first"),
+    "load": ("lowest first", "highest first"),
+    "temp": ("coolest first", "hottest first"),
+}
 
 _STATE_ORDER = {state: i for i, state in enumerate(STATES)}
 
 
 def sort_key(column, now):
-    """A key function ordering slaves by *column* at time *now*."""
-    never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    """
+    A key function ordering slaves by *column* at time *now*, in ascending
+    order of what the column shows (shortest time first, A to Z, ...).
+    """
+    def ago(when):
+        # a longer time is an earlier start; unknown counts as no time
+        return float("-inf") if when is None else -when.timestamp()
+
     keys = {
         "state": lambda s: (_STATE_ORDER[s.state(now)], s.sort_key()),
         "id": lambda s: s.slave_id,
         "label": lambda s: (s.label, s.slave_id),
         "abi": Slave.sort_key,
-        # longest up / in task first reads naturally; S reverses
-        "up": lambda s: (s.first_seen or never, s.slave_id),
-        "task-time": lambda s: (s.task_since or never, s.slave_id),
+        "up": lambda s: (ago(s.first_seen), s.slave_id),
+        "task-time": lambda s: (ago(s.task_since), s.slave_id),
         "task": lambda s: (s.task_text(), s.slave_id),
-        # the worst first: most used, least free, busiest, hottest
-        "mem": _worst_first("memory"),
-        "swap": _worst_first("swap"),
-        "disk": _worst_first("disk", falling=True),
-        "load": _worst_first("load"),
-        "temp": _worst_first("temp"),
+        "mem": _by_figure("memory"),
+        "swap": _by_figure("swap"),
+        "disk": _by_figure("disk"),
+        "load": _by_figure("load"),
+        "temp": _by_figure("temp"),
     }
     return keys[column]
 
@@ -368,8 +415,10 @@ def column_at(width, col):
 
 class ColumnHeader(urwid.Widget):
     """
-    The titles above the slave list's columns; the sorted column is marked
-    with an arrow, and a click on a title sorts by it.
+    The titles above the slave list's columns. The sorted column is marked
+    ``▴`` (ascending: A to Z, shortest first) or ``▾`` (descending) beside
+    its title, never over a letter of it; a click on a title sorts by it,
+    and a second click reverses the order.
     """
 
     _sizing = frozenset([urwid.Sizing.FLOW])
@@ -381,7 +430,7 @@ class ColumnHeader(urwid.Widget):
         self.reverse = False
 
     def set_sort(self, column, reverse):
-        """Show that the list is sorted by *column*."""
+        """Show that the list is sorted by *column* (descending: *reverse*)."""
         self.sort_column, self.reverse = column, reverse
         self._invalidate()
 
@@ -391,19 +440,21 @@ class ColumnHeader(urwid.Widget):
     def render(self, size, focus=False):
         (maxcol,) = size
         layout = Layout.for_width(maxcol)
-        arrow = "\N{BLACK DOWN-POINTING SMALL TRIANGLE}" if self.reverse \
-            else "\N{BLACK UP-POINTING SMALL TRIANGLE}"
+        mark = SYM.down if self.reverse else SYM.up
         names = dict(COLUMNS)
         titles = {}
-        for name, width in layout.columns():
+        for name, _width in layout.columns():
             title = names[name]
-            if name == self.sort_column:
-                # shorten the title, never the mark, and never widen the
-                # one-cell state column (that would shift every title)
-                title = title[:max(width - 1, 0)] + arrow
+            if name == self.sort_column and name != "state":
+                # every column is wide enough for its title and the mark
+                title = mark + title if name in RIGHT_ALIGNED else title + mark
             titles[name] = title
         left, task = layout.cells(*(titles[name] for name in (
             "state", "id", "label", "abi", "up", "task-time", "task")))
+        if self.sort_column == "state":
+            # the state column is one cell wide: the mark takes the gap
+            # after it (the "#" title is right-aligned, far from it)
+            left = left[:1] + mark + left[2:]
         resources = "".join(layout.resource_cells(titles))
         return measure.text(
             ("colhead", left + resources + task), wrap="clip").render((maxcol,))
@@ -439,7 +490,7 @@ class MasterRow(ListRow):
                       "pending")
         layout = Layout.for_width(maxcol)
         left, task = layout.cells(
-            "\N{BLACK SQUARE}", "", m.label or "master", "",
+            SYM.master, "", m.label or "master", "",
             fmt.duration(m.up_time(now)),
             "", words)
         base = "focus" if focus else "selected" if self.selected else \
@@ -589,6 +640,11 @@ class SlaveList(urwid.WidgetWrap):
             slaves = sorted(slaves, key=sort_key(self.sort_column,
                                                  self.view.now),
                             reverse=self.reverse)
+            resource = _RESOURCE_OF.get(self.sort_column)
+            if resource is not None:
+                # slaves without the figure last, whichever the order
+                slaves = [s for s in slaves if _figure(s, resource) is not None] \
+                    + [s for s in slaves if _figure(s, resource) is None]
         self.shown, self.total = len(slaves), total
         rows = {}
         widgets = [self.master_row]
@@ -605,26 +661,33 @@ class SlaveList(urwid.WidgetWrap):
         self._walker[:] = widgets
         index = None
         want = self._want
-        if want is None and old is not None and old.slave is not None:
-            want = old.slave.slave_id
-        if want is not None and want in rows:
-            index = widgets.index(rows[want])
+        if not self._user_moved:
+            # until the user moves, the selection is the first slave, at
+            # the top of the list, however the slaves arrive
             want = None
-        elif old is not None and old.slave is not None \
-                and old.slave.slave_id in rows:
-            index = widgets.index(rows[old.slave.slave_id])
-        elif old is self.master_row and (self._user_moved or len(widgets) == 1):
-            index = 0
-        if index is None:
-            # the selected slave went: stay at the same place in the list;
-            # before the user moved, start on the first slave
-            index = old_index if self._user_moved else 1
-            index = max(0, min(index, len(widgets) - 1))
-            if not rows:
-                index = 0
+            index = 1 if rows else 0
+        else:
+            if want is None and old is not None and old.slave is not None:
+                # wanted back should it leave (a replay takes it out)
+                want = old.slave.slave_id
+            index = self._moved_index(old, old_index, want, rows, widgets)
+            if want in rows:
+                want = None
         self._want = want
         self._walker.set_focus(index)
         self._focus_moved()
+
+    def _moved_index(self, old, old_index, want, rows, widgets):
+        """
+        Where the selection goes after the user moved it: the slave wanted
+        back after a replay, else the same slave, else the same place.
+        """
+        if want is not None and want in rows:
+            return widgets.index(rows[want])
+        if old is self.master_row or not rows:
+            return 0
+        # the selected slave went: stay at the same place in the list
+        return max(0, min(old_index, len(widgets) - 1))
 
     def _focus_moved(self):
         new = self._walker.get_focus()[0]
@@ -641,8 +704,8 @@ class SlaveList(urwid.WidgetWrap):
     # --------------------------------------------------------------- moving
 
     def move(self, delta):
-        """Move the selection *delta* rows."""
-        self.move_to(self._walker.focus + delta)
+        """Move the selection *delta* rows, stopping at the top and bottom."""
+        self.move_to(max(self._walker.focus + delta, 0))
 
     def move_page(self, direction):
         """Move the selection a page up (-1) or down (1)."""
@@ -741,7 +804,7 @@ class MasterHeader(urwid.WidgetWrap):
         if m.last_seen is not None:
             parts.append(f"last word {fmt.ago(fmt.since(now, m.last_seen))} ago")
         attr = "header-warn" if state == "paused" else "header"
-        return (attr, " \N{BOX DRAWINGS LIGHT VERTICAL} ".join(parts))
+        return (attr, f" {SYM.vbar} ".join(parts))
 
     def stats_line(self):
         """The second line: builds, disk, slave counts and bad frames."""
@@ -767,12 +830,12 @@ class MasterHeader(urwid.WidgetWrap):
                          f"(filter '{printable(listed.filter_text, 20)}')")
         else:
             parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
-        markup = [("header", " \N{MIDDLE DOT} ".join(parts))]
+        markup = [("header", f" {SYM.dot} ".join(parts))]
         pressed = farm.under_pressure()
         if pressed:
             # first: the line is cut at its end on a narrow terminal
             markup.insert(0, ("header-bad", f"{pressed} under pressure"))
-            markup.insert(1, ("header", " \N{MIDDLE DOT} "))
+            markup.insert(1, ("header", f" {SYM.dot} "))
         if farm.overflows:
             markup.append(("header-bad",
                            f"  {farm.frames_dropped} frames dropped to stay "
