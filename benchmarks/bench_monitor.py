@@ -86,7 +86,7 @@ STARTUP_SLAVES = 100
 STARTUP_NEEDLE = f"Slaves {STARTUP_SLAVES}:".encode()
 ROWS, COLS = 40, 120
 #: keys alternate between p (Pause) and r (Resume); the status line says:
-KEYS = ((b"p", b"SLEEP to all"), (b"r", b"WAKE to all"))
+KEYS = ((b"p", b"Paused: the master"), (b"r", b"Resumed: the master"))
 
 
 def now_utc():
