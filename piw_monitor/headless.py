@@ -36,7 +36,7 @@ import threading
 import time
 from collections import deque
 
-from .model import Farm
+from .model import MASTER_QUIET, Farm
 from .pressure import SERIES, Thresholds, figures, outlook
 from .protocol import MasterHello, MasterStats
 
@@ -349,12 +349,19 @@ def _wait_for_replay(feeder, timeout):
 
 def quiet_master(feeder):
     """
-    True when the master replayed no slaves and sent nothing since: paused
-    (a paused master holds its slaves' part of the replay back) or stuck.
+    True when the master replayed no slaves and has sent nothing since for
+    longer than a running master ever waits between two STATS
+    (:data:`~piw_monitor.model.MASTER_QUIET`): paused (a paused master holds
+    its slaves' part of the replay back) or stuck. A shorter wait (a
+    ``--timeout`` under 15 s) proves nothing, and says nothing.
     """
     m = feeder.farm.master
-    return (feeder.hello_at is not None and not feeder.farm.slaves
-            and not m.paused and not feeder.live_stats)
+    if feeder.hello_at is None or feeder.farm.slaves or m.paused \
+            or feeder.live_stats:
+        return False
+    return time.monotonic() - feeder.hello_at > MASTER_QUIET.total_seconds()
+
+
 def _one_line(text):
     """*text* with control characters replaced, for one line of output."""
     return "".join(c if c.isprintable() else "?" for c in text)

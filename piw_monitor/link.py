@@ -571,6 +571,8 @@ class MasterLink:
         self._memory_checked = 0.0
         #: frames read and dropped unread to keep within MAX_MEMORY
         self.frames_dropped = 0
+        # (time.monotonic) when a fresh replay was last asked for after one
+        self._replay_asked = None
         #: the SSH tunnel the sockets go through, or None
         self.tunnel = tunnel
         self._unreachable_said = False
@@ -812,7 +814,13 @@ class MasterLink:
         self.frames_received += dropped
         self.frames_dropped += dropped
         _give_memory_back()
-        events.append(protocol.Overflow(dropped, memory, self.ask_replay()))
+        # a replay goes to every monitor: ask at most once a minute
+        asked = False
+        if self._replay_asked is None or mono - self._replay_asked >= 60:
+            asked = self.ask_replay()
+            if asked:
+                self._replay_asked = mono
+        events.append(protocol.Overflow(dropped, memory, asked))
 
     def ask_replay(self):
         """
@@ -1026,7 +1034,9 @@ class MasterLink:
         if not self._opened or self._closed:
             return
         self._poll_tunnel(self._queued)
-        if not self._up and not self._probing and (
+        # through a tunnel that is down, the probe would only find our own
+        # private socket paths empty: the tunnel's reason is the one
+        if not self._up and not self._probing and self._tunnel_ok() and (
                 self._next_probe is None or now >= self._next_probe):
             self._start_probe(now)
         if self._hello_due:
@@ -1160,7 +1170,8 @@ class MasterLink:
                     # only one of the two answers: say which
                     detail = (f"the {other.name} answers, the {queue.name} "
                               f"does not: {detail}")
-                elif other_problem[0] == cause:
+                elif other_problem is not None and \
+                        other_problem[0] == cause:
                     detail += f", and the same at the {other.name}"
             report = (cause, queue.name, queue.address, detail, hint)
         if report == self._reported:

@@ -103,6 +103,9 @@ LOG_SIZE = 5000
 #: log say so, and :meth:`Farm.take_resync` asks for a fresh replay.
 MAX_SLAVES = 10_000
 
+#: A fresh replay is asked for, when a bound is hit, at most this often.
+RESYNC_EVERY = dt.timedelta(minutes=10)
+
 _ZERO = dt.timedelta(0)
 
 
@@ -408,7 +411,7 @@ class Slave:
         "paused", "stats", "stopping", "terminated_at", "expired", "history",
         "index_url", "row_key", "replaying", "clock", "_excused_mark",
         "_late_after", "_silent_after", "stats_history", "figures",
-        "pressure", "judged",
+        "pressure", "judged", "caught_up", "replay_last",
     )
 
     def __init__(self, slave_id, clock=None):
@@ -461,6 +464,10 @@ class Slave:
         self.pressure = ()
         #: the STATS the figures and pressure were worked out from
         self.judged = None
+        # in a replay of a known slave: whether its STATS history has come
+        # to the report known last, and the latest replayed one meanwhile
+        self.caught_up = True
+        self.replay_last = None
         #: a KILL was sent for it: it stops after its current task
         self.stopping = False
         #: when (the monitor's clock) it was told to terminate
@@ -647,8 +654,10 @@ class Farm:
         # slaves known before such a replay, by id: one replayed unchanged
         # (same first-seen time) comes back with all that was known of it
         self._previous = {}
-        # a fresh replay is wanted (see take_resync)
+        # a fresh replay is wanted (see take_resync), and when (monitor
+        # time) one was last wanted
         self._resync = ""
+        self._resync_at = None
         # the latest master timestamp in the current batch of events
         self._batch_now = None
         self._batch_max = None
@@ -888,15 +897,28 @@ class Farm:
         self.slaves_refused += 1
         if self.slaves_refused == 1:
             self._changes.master = True
+            # a replay goes to every monitor: a master that really has this
+            # many slaves is not asked again and again
+            ask = self._resync_at is None or \
+                now - self._resync_at >= RESYNC_EVERY
             self._log(now, None, (
                 f"more than {MAX_SLAVES} slaves: slave {sid} and any other "
-                "new one are not listed; asking the master for a fresh "
-                "replay"))
-            self._resync = f"more than {MAX_SLAVES} slaves"
+                "new one are not listed" + (
+                    "; asking the master for a fresh replay" if ask else "")))
+            if ask:
+                self._resync = f"more than {MAX_SLAVES} slaves"
+                self._resync_at = now
 
     def _end_replay(self, slave):
         """The slave's part of a replay is over: judge its latest STATS."""
         slave.replaying = False
+        last, slave.replay_last = slave.replay_last, None
+        if not slave.caught_up and last is not None:
+            # the report known last was not in the replay (older than its
+            # hundred): the replay's newest is the latest there is
+            slave.stats = last
+            slave.stats_history.append(last)
+        slave.caught_up = True
         if slave.stats is not slave.judged:
             self._judge(slave)
 
@@ -904,17 +926,21 @@ class Farm:
         self.log.append((now, sid, text))
         self.logged += 1
 
-    def _set_task(self, slave, task, event, now):
+    def _set_task(self, slave, task, event, now, same=None):
         """
         Apply a reply that sets *slave*'s *task*. Returns False for a
         replayed reply that says what was known already (nothing changes).
+        *same* says whether it does, when the caller worked it out before
+        changing the slave's record.
         """
         if slave.replaying:
             # the reply that ends the slave's part of a replay: its
             # timestamp is when the master last heard from the slave, not
             # when the task began
             self._end_replay(slave)
-            if slave.task == task and _same_task(slave, event):
+            if same is None:
+                same = slave.task == task and _same_task(slave, event)
+            if same:
                 return False
             slave.task = task
             slave.task_since = event.timestamp
@@ -1001,14 +1027,17 @@ class Farm:
             previous = self._previous.pop(sid, None)
             if previous is not None and previous.first_seen == ev.timestamp \
                     and previous.label == ev.label:
-                if len(self.slaves) < MAX_SLAVES:
-                    self._add(previous)
+                if len(self.slaves) >= MAX_SLAVES:
+                    self._refuse_slave(sid, now)
+                    return
+                self._add(previous)
                 known = previous
         if known is not None and known.first_seen == ev.timestamp and \
                 known.label == ev.label and known.task != "terminating":
             # a replay of a slave we know: it changes nothing we know
             slave = self._slave(ev, now)
             slave.replaying = True
+            slave.caught_up = slave.stats is None
             return
         slave = self._slave(ev, now)
         if slave is None:
@@ -1053,10 +1082,13 @@ class Farm:
         if slave is None:
             return
         # by arrival, so that one STATS dated in the future cannot hold the
-        # figures: only a replay's history, older than what is known, is
-        # passed over
-        if slave.replaying and slave.stats is not None and \
-                ev.stats_timestamp <= slave.stats.stats_timestamp:
+        # figures: only a replay's history up to the report known last is
+        # passed over (found by its own time, not by comparing times: a
+        # slave whose clock was set back sends earlier times later)
+        if slave.replaying and not slave.caught_up:
+            if ev.stats_timestamp == slave.stats.stats_timestamp:
+                slave.caught_up = True
+            slave.replay_last = ev
             return
         slave.stats = ev
         slave.stats_history.append(ev)
@@ -1114,13 +1146,16 @@ class Farm:
         if slave is None:
             return
         live = self._live_reply(slave)
-        if live or not (slave.task == "building" and _same_task(slave, ev)):
+        # worked out before the record changes: a replay after an outage
+        # may bring another build than the one known
+        same = slave.task == "building" and _same_task(slave, ev)
+        if live or not same:
             slave.package = ev.package
             slave.version = ev.version
         if live:
             slave.build_started = ev.timestamp
             slave.task = "idle"  # a new build always starts a new task
-        if self._set_task(slave, "building", ev, now) and not live:
+        if self._set_task(slave, "building", ev, now, same) and not live:
             slave.build_started = None
         slave.paused = False
         if live and self.master.paused and self._after_pause(ev):

@@ -1129,6 +1129,10 @@ def _rational(size):
     return cbor2.dumps(cbor2.CBORTag(30, [big, big - 2]))
 
 
+@pytest.mark.skipif(
+    "semantic_decoders" not in p._LOADS_PARAMS,
+    reason="cbor2 5 decodes these tags in its own C decoder, which takes no "
+           "tag decoders: the refusal needs cbor2 6 (see Reliability)")
 @pytest.mark.parametrize("make", [
     lambda n: _mantissa(4, n), lambda n: _mantissa(5, n), _regex, _mime,
     _rational], ids=["decimal", "bigfloat", "regex", "mime", "rational"])

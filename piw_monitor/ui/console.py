@@ -189,7 +189,9 @@ class Console(urwid.WidgetWrap):
                     f"SSH tunnel up; waiting for the master at "
                     f"{self.header.status_queue}.")
         problem = master.problem
-        if problem is self._problem_shown or master.connected:
+        if problem is self._problem_shown or master.connected \
+                or master.trouble:
+            # the tunnel's reason, when there is one, stays on the line
             self._problem_shown = problem
             return
         self._problem_shown = problem

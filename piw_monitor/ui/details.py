@@ -85,7 +85,8 @@ def wrap(value, width):
                 # a single word wider than the pane (a long label): cut
                 cut = _cut(word, width)
                 lines.append(word[:cut])
-                word = _stand(word[cut:])
+                # (one column: no room for the circle, and no end to it)
+                word = _stand(word[cut:]) if width > 1 else word[cut:]
             line = word
     if line or not lines:
         lines.append(line)

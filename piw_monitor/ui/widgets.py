@@ -775,6 +775,11 @@ class MasterHeader(urwid.WidgetWrap):
                 return ("header-warn",
                         f"Connected to {printable(self.status_queue, 120)}; "
                         "waiting for the master to answer")
+            if m.trouble:
+                # the way to the master (an SSH tunnel) says why: it comes
+                # first, as in --check's summary
+                return ("header-bad", "Cannot reach the master: "
+                        f"{printable(m.trouble, 200)}")
             if problem is not None:
                 # the cause first: the line is cut at the terminal's width
                 return ("header-bad", "Cannot reach the master: "
@@ -785,7 +790,9 @@ class MasterHeader(urwid.WidgetWrap):
         if state in ("silent", "lost"):
             since = fmt.clock(m.last_seen or m.lost_at)
             why = "connection lost" if state == "lost" else "no word"
-            if state == "lost" and problem is not None:
+            if state == "lost" and m.trouble:
+                why += f": {printable(m.trouble, 200)}"
+            elif state == "lost" and problem is not None:
                 why += f": {printable(problem.describe(), 200)}"
             return ("header-bad",
                     f"{name} silent since {since} ({why}); "
