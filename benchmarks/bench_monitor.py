@@ -316,6 +316,12 @@ def role_monitor(args):
     from piw_monitor.app import Monitor
     from piw_monitor.link import MasterLink
 
+    if args.scenario == "stream":
+        # the stream measures how fast frames are decoded and shown: the
+        # memory bound (which reads a backlog without decoding it, to stay
+        # within 512 MB) would let frames through undecoded
+        from piw_monitor import link as link_module
+        link_module.MAX_MEMORY = 2 ** 40
     tty_in = os.fdopen(args.pty_fd, "rb", buffering=0)
     tty_out = os.fdopen(os.dup(args.pty_fd), "w", encoding="utf-8")
     screen = urwid.display.raw.Screen(input=tty_in, output=tty_out)
@@ -368,6 +374,7 @@ def role_monitor(args):
         t_first=probe.t_first, t_consumed=probe.t_consumed,
         t_drawn=probe.t_drawn,
         frames_received=link.frames_received, farm_frames=farm.frames,
+        frames_dropped=link.frames_dropped,
         bad_frames=farm.bad_frames, bad_reason=farm.last_bad_reason,
         slaves=len(farm.slaves), draws=loop.draws,
         refreshes=monitor.refreshes, draw_times=probe.draw_times,
@@ -920,7 +927,8 @@ def stream_row(mon, floor):
     t0 = pub["t_replayed"]
     sent = pub["stream_frames"]
     replayed = pub["replay_frames"]
-    got = mon["frames_received"] - replayed
+    # frames read without decoding (the memory bound) count as lost
+    got = mon["frames_received"] - replayed - mon.get("frames_dropped", 0)
     # the sentinel may be lost with a dropped connection: then the end is
     # the last time a drain found frames
     end = mon["t_consumed"]

@@ -92,10 +92,13 @@ RCVHWM = 0
 #: 5000-slave master peaks at about 200 MB.
 MAX_MEMORY = 512 * 2 ** 20
 
-#: How often (seconds) the memory is looked at while a backlog lasts, and
-#: the longest (seconds) one shedding of waiting frames may take.
+#: How often (seconds) the memory is looked at while a backlog lasts; the
+#: longest (seconds) one call of :meth:`MasterLink.drain` spends reading
+#: frames without decoding them (the loop serves keys between two calls);
+#: and how often (seconds) a long shedding is reported while it lasts.
 MEMORY_CHECK = 0.25
-SHED_TIME = 2.0
+SHED_SLICE = 0.02
+SHED_REPORT = 1.0
 
 #: ZMTP heartbeats on both sockets, in milliseconds: a master that hangs
 #: (SIGSTOP) is noticed as a disconnection after the timeout.
@@ -573,6 +576,12 @@ class MasterLink:
         self.frames_dropped = 0
         # (time.monotonic) when a fresh replay was last asked for after one
         self._replay_asked = None
+        # while frames are read without decoding: the memory that started
+        # it (else None), the frames dropped since the last report, and
+        # when (time.monotonic) that was
+        self._shedding = None
+        self._shed_count = 0
+        self._shed_said = 0.0
         #: the SSH tunnel the sockets go through, or None
         self.tunnel = tunnel
         self._unreachable_said = False
@@ -788,39 +797,55 @@ class MasterLink:
 
     def _bound_memory(self, events):
         """
-        In a backlog: when the process is past :data:`MAX_MEMORY`, read
-        what is waiting without decoding it (for at most
-        :data:`SHED_TIME`), ask for a fresh replay and report an
-        :class:`~piw_monitor.protocol.Overflow` in *events*.
+        In a backlog: once the process is past :data:`MAX_MEMORY`, read
+        what is waiting without decoding it, :data:`SHED_SLICE` seconds a
+        call, until nothing waits; then give the memory back, ask for a
+        fresh replay and report an :class:`~piw_monitor.protocol.Overflow`
+        in *events* (and every :data:`SHED_REPORT` seconds meanwhile).
         """
         mono = time.monotonic()
-        if mono - self._memory_checked < MEMORY_CHECK:
-            return
-        self._memory_checked = mono
-        memory = resident_memory()
-        if memory is None or memory <= MAX_MEMORY:
-            return
+        if self._shedding is None:
+            if mono - self._memory_checked < MEMORY_CHECK:
+                return
+            self._memory_checked = mono
+            memory = resident_memory()
+            if memory is None or memory <= MAX_MEMORY:
+                return
+            self._shedding = memory
+            self._shed_count = 0
+            self._shed_said = mono
         recv = self._sub.sock.recv
         dropped = 0
-        deadline = mono + SHED_TIME
+        dry = False
+        deadline = mono + SHED_SLICE
         while True:
             try:
                 recv(zmq.NOBLOCK)
             except zmq.ZMQError:
+                dry = True
                 break
             dropped += 1
-            if not dropped % 4096 and time.monotonic() > deadline:
+            if not dropped % 256 and time.monotonic() > deadline:
                 break
         self.frames_received += dropped
         self.frames_dropped += dropped
-        _give_memory_back()
-        # a replay goes to every monitor: ask at most once a minute
-        asked = False
-        if self._replay_asked is None or mono - self._replay_asked >= 60:
-            asked = self.ask_replay()
-            if asked:
-                self._replay_asked = mono
-        events.append(protocol.Overflow(dropped, memory, asked))
+        self._shed_count += dropped
+        if dry:
+            _give_memory_back()
+            # a replay goes to every monitor: ask at most once a minute
+            asked = False
+            if self._replay_asked is None or mono - self._replay_asked >= 60:
+                asked = self.ask_replay()
+                if asked:
+                    self._replay_asked = mono
+            events.append(protocol.Overflow(
+                self._shed_count, self._shedding, asked))
+            self._shedding = None
+        elif mono - self._shed_said >= SHED_REPORT:
+            events.append(protocol.Overflow(
+                self._shed_count, self._shedding, False))
+            self._shed_count = 0
+            self._shed_said = mono
 
     def ask_replay(self):
         """
