@@ -303,7 +303,7 @@ def test_details_draw_charts_and_the_pressure():
     slave = h.farm.slaves[1]
     pairs = dict(slave_details(slave, h.now))
     assert pairs["Pressure"].startswith("memory 95% used, swap 88% used")
-    assert pairs["Pressure"].endswith("k: Kill slave")
+    assert pairs["Pressure"].endswith("Enter: Skip build and kill slave")
     assert pairs["History"] == "12 reports over 2 min"
     assert pairs["  memory"].endswith("40%..95% over 2 min, rising \u2197")
     assert pairs["  memory"][0] == "\u2584"   # 40% of 0..100
@@ -369,7 +369,7 @@ def test_the_demos_hungry_slave_end_to_end(tmp_path):
         term.wait_for("Pressure")
         term.wait_for(lambda t: "rising" in t.text and "History" in t.text,
                       what="the history charts")
-        assert "k: Kill slave" in term.text
+        assert "Skip build and kill slave" in term.text
         term.key("q")
         assert term.wait_exit() == 0
         assert term.restored() == []

@@ -289,8 +289,10 @@ def pressure_words(slave):
             said.append(f"load {f['load']:.2f}")
         elif word == "hot":
             said.append(f"{f['temp']:.1f} \N{DEGREE SIGN}C")
-    advice = "; a runaway build? k: Kill slave" \
-        if slave.task == "building" else ""
+    # Kill slave lets the build finish first: a runaway build is stopped
+    # by skipping it as well (the action menu)
+    advice = ("; a runaway build? Enter: Skip build and kill slave"
+              if slave.task == "building" else "")
     return [("Pressure", Wrapped(", ".join(said) + advice))]
 
 
