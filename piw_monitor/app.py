@@ -500,6 +500,8 @@ def run(args):
     from .link import LinkError, MasterLink
 
     demo = demo_dir = tunnel = None
+    # the console's signal handlers, and what they replaced
+    console_signals = {}
     status_queue, control_queue = args.status_queue, args.control_queue
     read_only = getattr(args, "read_only", False)
     ssh = getattr(args, "ssh", None)
@@ -572,7 +574,10 @@ def run(args):
         monitor = Monitor(link, read_only=read_only,
                           thresholds=cli.thresholds(args))
         catcher = _SignalCatcher(monitor.loop)
-        old = {sig: signal.signal(sig, catcher) for sig in EXIT_SIGNALS}
+        # restored only once everything is cleaned up (below): until then
+        # a further signal is only noted by the catcher
+        console_signals.update(
+            {sig: signal.signal(sig, catcher) for sig in EXIT_SIGNALS})
         try:
             monitor.run()
         except Signalled:
@@ -584,23 +589,35 @@ def run(args):
             if catcher.signum is None:
                 _say("piw-monitor: the terminal went away (hang-up)")
                 return 128 + signal.SIGHUP
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
         if catcher.signum is not None:
             return _stopped_by(catcher.signum)
         if monitor.exit_message:
             print(monitor.exit_message)
         return 0
     finally:
-        if link is not None:
-            link.close()
-        if tunnel is not None:
-            tunnel.close()
-        if demo is not None:
-            demo.stop()
-        if demo_dir is not None:
-            shutil.rmtree(demo_dir, ignore_errors=True)
+        # a second hang-up or TERM (closing a terminal may send both) must
+        # not cut the clean-up short: the demo's and the tunnel's private
+        # directories and the ssh process would be left behind
+        held = {}
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            try:
+                held[sig] = signal.signal(sig, signal.SIG_IGN)
+            except (OSError, ValueError):  # not the main thread
+                pass
+        try:
+            if link is not None:
+                link.close()
+            if tunnel is not None:
+                tunnel.close()
+            if demo is not None:
+                demo.stop()
+        finally:
+            if demo_dir is not None:
+                shutil.rmtree(demo_dir, ignore_errors=True)
+            for sig, handler in held.items():
+                signal.signal(sig, handler)
+            for sig, handler in console_signals.items():
+                signal.signal(sig, handler)
 
 
 def _headless(args, link):
