@@ -1229,3 +1229,17 @@ def test_no_bright_background_on_sixteen_colours():
               "light blue", "light magenta", "light cyan", "white"}
     for entry in PALETTE:
         assert entry[2] not in bright, entry
+
+
+def test_the_event_log_shows_a_long_reason_whole(h):
+    # a reason longer than the screen is wide (an ssh error, why the master
+    # cannot be reached) wraps in the log rather than being cut
+    reason = ("SSH tunnel to pi@master.example down: ssh: connect to host "
+              "master.example port 22: Connection refused (no SSH server "
+              "answers on master.example (is it restarting?))")
+    h.feed(p.TunnelDown("pi@master.example", reason.split(": ", 1)[1], 4.0,
+                        "", False))
+    h.press("l")
+    text = " ".join(line.strip(" \u2502") for line in h.screen((80, 24)))
+    # (the status line below is cut at its end: only the log has it all)
+    assert "(is it restarting?))" in text

@@ -136,9 +136,11 @@ class LogView(urwid.WidgetWrap):
         else:
             who = f"slave {sid}"
         attr = "text-silent" if text.startswith("bad frame") else None
+        # wrapped, not cut: a long reason (an ssh error, why the master
+        # cannot be reached) is read here in full
         return measure.text(
             [("dim", fmt.clock(when) + " "), (attr, f"{who:<10} "),
-             (attr, printable(text, 300))], wrap="ellipsis")
+             (attr, printable(text, 300))], wrap="space")
 
     def collect(self, _changes=None):
         """
