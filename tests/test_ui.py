@@ -14,7 +14,7 @@ from urwid.testing import click, press, render_text
 from piw_monitor import protocol as p
 from piw_monitor.actions import Actions, NotSent
 from piw_monitor.model import TERMINATED_LINGER, Farm
-from piw_monitor.ui import commands, keys
+from piw_monitor.ui import commands, keys, widgets
 from piw_monitor.ui.console import Console
 from piw_monitor.ui.widgets import BUTTONS
 
@@ -1243,3 +1243,23 @@ def test_the_event_log_shows_a_long_reason_whole(h):
     text = " ".join(line.strip(" \u2502") for line in h.screen((80, 24)))
     # (the status line below is cut at its end: only the log has it all)
     assert "(is it restarting?))" in text
+
+
+def test_s_skips_the_columns_the_width_leaves_out(h):
+    # at 80 columns no resource column is shown: s goes from Task back to
+    # the state column, never to a column there is no title for
+    farm_of(h, 2)
+    h.screen((80, 24))
+    seen = []
+    for _ in range(len(widgets.COLUMNS)):
+        h.press("s", size=(80, 24))
+        seen.append(h.console.slave_list.sort_column)
+    assert set(seen) == {"state", "id", "label", "abi", "up", "task-time",
+                         "task"}
+    # at 140, all of them
+    h.screen((140, 24))
+    seen = set()
+    for _ in range(len(widgets.COLUMNS)):
+        h.press("s", size=(140, 24))
+        seen.add(h.console.slave_list.sort_column)
+    assert seen == {name for name, _title in widgets.COLUMNS}

@@ -25,7 +25,8 @@ from .menus import (
 )
 from .widgets import (
     COLUMN_NAMES, COLUMNS, DESCENDING_FIRST, ORDER_WORDS, ButtonBar,
-    ColumnHeader, MasterHeader, Responsive, SlaveList, StatusLine, View,
+    ColumnHeader, Layout, MasterHeader, Responsive, SlaveList, StatusLine,
+    View,
 )
 
 __all__ = ["Console", "MIN_COLS", "MIN_ROWS"]
@@ -297,10 +298,22 @@ class Console(urwid.WidgetWrap):
                          "S or a click on the title reverses; s: next column.")
 
     def sort_next(self):
-        """Sort by the next column, in screen order, in its usual order."""
-        names = [name for name, _title in COLUMNS]
-        current = names.index(self.slave_list.sort_column)
-        column = names[(current + 1) % len(names)]
+        """
+        Sort by the next column on screen (a resource column the width
+        leaves out is skipped), in screen order, in its usual order.
+        """
+        width = self.column_header.width
+        shown = {name for name, _width in Layout.for_width(
+            width).columns()} if width else None
+        names = [name for name, _title in COLUMNS
+                 if shown is None or name in shown]
+        current = self.slave_list.sort_column
+        order = [name for name, _title in COLUMNS]
+        # the next shown column after the current one, in the full order
+        start = order.index(current)
+        column = next((order[(start + i) % len(order)]
+                       for i in range(1, len(order) + 1)
+                       if order[(start + i) % len(order)] in names), current)
         self.sort_by(column, column in DESCENDING_FIRST)
 
     def start_filter(self):

@@ -428,6 +428,7 @@ class ColumnHeader(urwid.Widget):
         self.on_click = on_click
         self.sort_column = "abi"
         self.reverse = False
+        self.width = None
 
     def set_sort(self, column, reverse):
         """Show that the list is sorted by *column* (descending: *reverse*)."""
@@ -439,6 +440,8 @@ class ColumnHeader(urwid.Widget):
 
     def render(self, size, focus=False):
         (maxcol,) = size
+        #: the width last drawn at: which columns the list shows
+        self.width = maxcol
         layout = Layout.for_width(maxcol)
         mark = SYM.down if self.reverse else SYM.up
         names = dict(COLUMNS)
