@@ -133,6 +133,8 @@ def test_waiting_for_master(h):
     text = h.text()
     assert "Waiting for the master at ipc:///tmp/piw-status" in text
     assert "No build slaves known yet" in text
+    # an empty list may be a paused master's: it says so
+    assert "a paused master lists them when it resumes" in text
     assert h.console.slave_list.master_selected
     last = h.screen()[-1]
     for label in ("Pause", "Resume", "Kill slave", "Terminate master", "Quit"):

@@ -528,7 +528,10 @@ class EmptyRow(urwid.Text):
             words = (f"  No slave matches '{printable(filter_text, 40)}'; "
                      f"Esc clears the filter.")
         else:
-            words = "  No build slaves known yet."
+            # a paused master replays no slave until it resumes: the list
+            # may be empty for that reason alone
+            words = ("  No build slaves known yet (a paused master lists "
+                     "them when it resumes).")
         self.set_text(("dim", words))
 
 
