@@ -4,6 +4,7 @@ and against hostile input.
 """
 
 import datetime as dt
+import inspect
 import io
 import math
 import subprocess
@@ -760,6 +761,23 @@ def ref_nodata(v):
     return isinstance(v, cbor2.CBORTag) and v.tag == 2002 and v.value is None
 
 
+#: The decoding limits of the protocol (depth 8, no indefinite lengths, no
+#: key twice, text keys only), those that this cbor2 takes (cbor2 5.4, the
+#: master's, takes none: it relies on the interpreter's recursion limit).
+def _decoder_parameters():
+    try:
+        return inspect.signature(cbor2.CBORDecoder).parameters
+    except (TypeError, ValueError):  # cbor2 5's C type has no signature
+        return {}
+
+
+REFERENCE_LIMITS = {
+    name: value for name, value in {
+        "max_depth": 8, "allow_indefinite": False,
+        "allow_duplicate_keys": False, "strict_hashable_types": True,
+    }.items() if name in _decoder_parameters()}
+
+
 def reference(frame, now=None):
     """
     The event *frame* holds by the protocol's description (only the
@@ -768,9 +786,7 @@ def reference(frame, now=None):
     """
     fp = io.BytesIO(frame)
     try:
-        msg = cbor2.CBORDecoder(
-            fp, max_depth=8, allow_indefinite=False,
-            allow_duplicate_keys=False, strict_hashable_types=True).decode()
+        msg = cbor2.CBORDecoder(fp, **REFERENCE_LIMITS).decode()
     except Exception:
         return None
     if fp.tell() != len(frame) or type(msg) is not list or len(msg) != 2:
