@@ -375,3 +375,14 @@ def test_the_demos_hungry_slave_end_to_end(tmp_path):
         assert term.restored() == []
     finally:
         term.close()
+
+
+def test_the_charts_show_below_the_list_on_an_80_column_terminal():
+    # below the list (under 120 columns) the pane shows only its first
+    # lines: the pressure and the charts come before what does not change
+    h = hungry_harness()
+    h.press("d", size=(80, 24))   # the hungry slave is selected first
+    text = h.text((80, 24))
+    assert "Pressure" in text
+    for chart in ("memory", "swap", "disk free", "load"):
+        assert f"  {chart} " in text, (chart, text)

@@ -532,8 +532,14 @@ def test_details_pane_below_and_beside(h):
     text = h.text()
     assert "Details" in text
     assert "Slave        1 pi-01" in text
-    assert "Python       3.11" in text
-    assert "Clock skew   +2.0 s" in text
+    # below the list, what to act on comes first: state, build, history
+    assert "State        building" in text
+    assert "Build        numpy 1.26.4" in text
+    assert "History      1 report" in text
+    # the rest, beside the list on a wide terminal
+    wide = h.text((140, 40))
+    assert "Python       3.11" in wide
+    assert "Clock skew   +2.0 s" in wide
     # the pane follows the selection, and is beside the list when wide
     h.press("down")
     wide = h.text((140, 40))
@@ -1163,7 +1169,7 @@ def test_details_figures_are_never_cut_at_100_columns_and_wider(h):
             left = screen[top].index("\u250c")
             pane = "\n".join(line[left:] for line in screen[top:-2])
             assert "\N{HORIZONTAL ELLIPSIS}" not in pane, (size, row, pane)
-            assert "Frames" in pane or "Clock skew" in pane
+            assert "Frames" in pane or "State" in pane
     h.press("d", "home")
     text = h.text((120, 40))
     for figure in ("54149 last hour,", "44723426 last month,",

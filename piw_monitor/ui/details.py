@@ -176,25 +176,19 @@ def skew(delta, suffix=""):
 
 
 def slave_details(slave, now):
-    """(label, value) pairs describing *slave*."""
+    """
+    (label, value) pairs describing *slave*, what to act on first: its
+    state, pressure and build, then its charts and resources (below the
+    list, on a terminal under 120 columns, the pane shows only its first
+    lines), then what does not change.
+    """
     p = printable
     pairs = [
         ("Slave", f"{slave.slave_id} {p(slave.label)}"),
-        ("ABI", p(slave.abi)),
-        ("Python", python_version(slave.py_version)),
-        ("Platform", p(slave.platform)),
-        ("OS", p(f"{slave.os_name} {slave.os_version}".strip())),
-        ("Board", p(f"{slave.board_revision} (serial {slave.board_serial})")),
         ("State", f"{slave.state(now)}: {p(slave.task_text())}"),
         *pressure_words(slave),
         *([("Kill slave", "sent (KILL): it terminates the next time it "
                           "asks for work")] if slave.stopping else []),
-        ("First seen", fmt.clock(slave.first_seen)),
-        ("Last seen", f"{fmt.clock(slave.last_seen)} "
-                      f"({fmt.ago(slave.silence(now))} ago)"),
-        ("Clock skew", skew(slave.clock_skew)),
-        ("Timeouts", f"build {fmt.duration(slave.build_timeout)}, "
-                     f"busy {fmt.duration(slave.busy_timeout)}"),
     ]
     if slave.task == "building" or slave.build_started is not None:
         # a build learnt from a replay began at a time the master does not
@@ -206,12 +200,25 @@ def slave_details(slave, now):
     stats = slave.stats
     if stats is not None:
         pairs += [
+            *slave_charts(slave),
             _resource("Disk", stats.disk_size, stats.disk_free),
             _resource("Memory", stats.mem_size, stats.mem_free),
             _resource("Swap", stats.swap_size, stats.swap_free),
             *_load_and_temp(stats),
-            *slave_charts(slave),
         ]
+    pairs += [
+        ("ABI", p(slave.abi)),
+        ("Python", python_version(slave.py_version)),
+        ("Platform", p(slave.platform)),
+        ("OS", p(f"{slave.os_name} {slave.os_version}".strip())),
+        ("Board", p(f"{slave.board_revision} (serial {slave.board_serial})")),
+        ("First seen", fmt.clock(slave.first_seen)),
+        ("Last seen", f"{fmt.clock(slave.last_seen)} "
+                      f"({fmt.ago(slave.silence(now))} ago)"),
+        ("Clock skew", skew(slave.clock_skew)),
+        ("Timeouts", f"build {fmt.duration(slave.build_timeout)}, "
+                     f"busy {fmt.duration(slave.busy_timeout)}"),
+    ]
     for when, text in list(slave.history)[-5:]:
         pairs.append((fmt.clock(when), p(text)))
     return pairs
