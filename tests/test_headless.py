@@ -582,7 +582,9 @@ def test_once_json_without_a_master(nobody, home):
                  home)
     elapsed = time.monotonic() - start
     assert result.returncode == 3
-    assert 1 <= elapsed < 4
+    # it waited the timeout, no less; the upper bound only catches a wait
+    # that does not end (start-up on a busy machine takes seconds)
+    assert 1 <= elapsed < 30
     data = json.loads(result.stdout)
     assert data["complete"] is False
     assert data["master"]["state"] == "waiting"
