@@ -659,7 +659,6 @@ class Farm:
         self._resync = ""
         self._resync_at = None
         # the latest master timestamp in the current batch of events
-        self._batch_now = None
         self._batch_max = None
         self._handlers = {
             p.MasterHello: self._master_hello,
@@ -769,7 +768,6 @@ class Farm:
                 self._changes.master = True
                 self.clock.heard(last, now)
             master.last_seen = now
-            self._batch_now = now
             self._batch_max = None
         # the master's clock: the latest of its timestamps in the batch
         try:
