@@ -59,35 +59,31 @@ def wrap(value, width):
     """
     width = max(width, 1)
     pieces = list(value) if isinstance(value, Chunks) else [value]
-    lines, line = [], ""
+    # (word, begins a line): a piece that fits a line is one word; a piece
+    # wider than the pane is broken at its own spaces, from a line of its own
+    words = []
     for piece in pieces:
         piece = _stand(piece)
-        candidate = f"{line} {piece}" if line else piece
-        if _width(candidate) <= width:
+        if _width(piece) <= width:
+            words.append((piece, False))
+        else:
+            words += [(_stand(word), i == 0)
+                      for i, word in enumerate(piece.split(" "))]
+    lines, line = [], ""
+    for word, fresh in words:
+        candidate = f"{line} {word}" if line else word
+        if not fresh and _width(candidate) <= width:
             line = candidate
             continue
         if line:
             lines.append(line)
-            line = ""
-        if _width(piece) <= width:
-            line = piece
-            continue
-        # a piece wider than the pane: its words one after another
-        for word in piece.split(" "):
-            word = _stand(word)
-            candidate = f"{line} {word}" if line else word
-            if _width(candidate) <= width:
-                line = candidate
-                continue
-            if line:
-                lines.append(line)
-            while _width(word) > width:
-                # a single word wider than the pane (a long label): cut
-                cut = _cut(word, width)
-                lines.append(word[:cut])
-                # (one column: no room for the circle, and no end to it)
-                word = _stand(word[cut:]) if width > 1 else word[cut:]
-            line = word
+        while _width(word) > width:
+            # a single word wider than the pane (a long label): cut
+            cut = _cut(word, width)
+            lines.append(word[:cut])
+            # (one column: no room for the circle, and no end to it)
+            word = _stand(word[cut:]) if width > 1 else word[cut:]
+        line = word
     if line or not lines:
         lines.append(line)
     return lines
