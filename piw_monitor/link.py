@@ -748,8 +748,6 @@ class MasterLink:
         if self._probing:
             self._take_findings()
         count = 0
-        decode = protocol.decode_status
-        append = events.append
         max_frame = self.max_frame
         while True:
             now = self._clock()
@@ -757,6 +755,8 @@ class MasterLink:
             # disconnection the monitors may be reporting
             recv = self._sub.sock.recv
             start = count
+            frames = []
+            keep = frames.append
             while limit is None or count < limit:
                 try:
                     # a zmq.Frame says whether more parts follow without
@@ -769,16 +769,12 @@ class MasterLink:
                 if frame.more:
                     # 0MQ delivers a message whole: the rest is there
                     rest = self._sub.sock.recv_multipart(zmq.NOBLOCK)
-                    append(protocol.BadFrame("multipart message", len(
-                        frame.bytes) + sum(len(part) for part in rest)))
+                    keep(protocol.BadFrame("multipart message", len(
+                        frame) + sum(len(part) for part in rest)))
                     continue
-                event = decode(frame.bytes, now, max_frame)
-                if type(event) is protocol.MasterHello:
-                    # the master's answer to a HELLO (ours or another
-                    # monitor's): our subscription is live, and the replay
-                    # follows
-                    self._hello_at = None
-                append(event)
+                keep(frame)
+            if frames:
+                self._decode(frames, now, max_frame, events)
             self.frames_received += count - start
             self._read_monitors(events)
             if self._judge_due:
@@ -794,6 +790,28 @@ class MasterLink:
                 return events
             if not readable:
                 return events
+
+    def _decode(self, frames, now, max_frame, events):
+        """
+        Decode *frames* (``zmq.Frame`` objects, and the
+        :class:`~piw_monitor.protocol.BadFrame` of a multipart message in
+        its place) read at *now*, in one batch, onto *events*.
+        """
+        bad = [i for i, frame in enumerate(frames)
+               if type(frame) is protocol.BadFrame]
+        decoded = protocol.decode_statuses(
+            [frame for frame in frames if type(frame) is not
+             protocol.BadFrame] if bad else frames, now, max_frame)
+        for i in bad:
+            decoded.insert(i, frames[i])
+        if self._hello_at is not None:
+            hello = protocol.MasterHello
+            if any(type(event) is hello for event in decoded):
+                # the master's answer to a HELLO (ours or another
+                # monitor's): our subscription is live, and the replay
+                # follows
+                self._hello_at = None
+        events.extend(decoded)
 
     def _bound_memory(self, events):
         """

@@ -410,7 +410,7 @@ class Slave:
         "task_exact", "package", "version", "filename", "build_started",
         "paused", "stats", "stopping", "terminated_at", "expired", "history",
         "index_url", "row_key", "replaying", "clock", "_excused_mark",
-        "_late_after", "_silent_after", "stats_history", "figures",
+        "_late_after", "_silent_after", "stats_history", "_figures",
         "pressure", "judged", "caught_up", "replay_last",
     )
 
@@ -455,10 +455,9 @@ class Slave:
         #: its recent STATS reports, as numbers (a
         #: :class:`~piw_monitor.pressure.History` of at most 100, O(1) each)
         self.stats_history = History()
-        #: the figures of its latest STATS (see
-        #: :func:`~piw_monitor.pressure.figures`: memory and swap used in
-        #: %, disk free in %, load, temperature in °C), None before one came
-        self.figures = None
+        # (STATS, its figures) for the figures property: worked out when
+        # something shows them, not for every STATS
+        self._figures = (None, None)
         #: why it is under pressure: words of
         #: :data:`~piw_monitor.pressure.FLAGS` (empty when it is not)
         self.pressure = ()
@@ -486,6 +485,20 @@ class Slave:
     def identity(self):
         """``(slave_id, first_seen, label)``: what tells one slave from another."""
         return (self.slave_id, self.first_seen, self.label)
+
+    @property
+    def figures(self):
+        """
+        The figures of the STATS its pressure was judged on (see
+        :func:`~piw_monitor.pressure.figures`: memory and swap used in %,
+        disk free in %, load, temperature in °C), None before one came.
+        """
+        stats, values = self._figures
+        judged = self.judged
+        if stats is not judged:
+            values = None if judged is None else figures(judged)
+            self._figures = (judged, values)
+        return values
 
     @property
     def clock_skew(self):
@@ -595,22 +608,25 @@ def abi_order(abi):
     return (abi, 0, 0, abi)
 
 
+# how each kind of slave event reads in histories and the log; a kind not
+# here reads as its message name (a dict: one lookup a frame, where a chain
+# of isinstance tests took six for a DONE)
+_DESCRIPTIONS = {
+    p.SlaveHello: lambda e: (f"HELLO {e.label} {e.abi} {e.platform} "
+                             f"Python {e.py_version}"),
+    p.SlaveBuild: lambda e: f"BUILD {e.package} {e.version}",
+    p.SlaveSend: lambda e: f"SEND {e.filename}",
+    p.SlaveSleep: lambda e: "SLEEP (paused)" if e.paused else
+    "SLEEP (no work)",
+    p.SlaveDie: lambda e: "DIE (expired)" if e.expired else "DIE",
+    p.SlaveAck: lambda e: f"ACK {e.assigned_id}",
+}
+
+
 def _describe(event):
     """A one-line description of a slave event, for histories and the log."""
-    if isinstance(event, p.SlaveHello):
-        return (f"HELLO {event.label} {event.abi} {event.platform} "
-                f"Python {event.py_version}")
-    if isinstance(event, p.SlaveBuild):
-        return f"BUILD {event.package} {event.version}"
-    if isinstance(event, p.SlaveSend):
-        return f"SEND {event.filename}"
-    if isinstance(event, p.SlaveSleep):
-        return "SLEEP (paused)" if event.paused else "SLEEP (no work)"
-    if isinstance(event, p.SlaveDie):
-        return "DIE (expired)" if event.expired else "DIE"
-    if isinstance(event, p.SlaveAck):
-        return f"ACK {event.assigned_id}"
-    return event.message
+    describe = _DESCRIPTIONS.get(type(event))
+    return event.message if describe is None else describe(event)
 
 
 class Farm:
@@ -839,18 +855,10 @@ class Farm:
             self._pressed.add(slave.slave_id)
             self._changes.master = True
 
-    def _judge(self, slave, values=None):
-        """
-        Judge *slave*'s latest STATS (whose :func:`figures` are *values*,
-        when already worked out) on the thresholds (O(1)).
-        """
+    def _judge(self, slave):
+        """Judge *slave*'s latest STATS on the thresholds (O(1))."""
         stats = slave.judged = slave.stats
-        if stats is None:
-            slave.figures = None
-            words = ()
-        else:
-            slave.figures = values if values is not None else figures(stats)
-            words = self.thresholds.flags(slave.figures)
+        words = () if stats is None else self.thresholds.judge(stats)
         if words != slave.pressure:
             slave.pressure = words
             sid = slave.slave_id

@@ -161,9 +161,27 @@ class Thresholds:
         (see :func:`figures`) is under pressure; an empty tuple when it is
         not.
         """
-        # called for every STATS: the thresholds compared directly
-        memory, swap = values["memory"], values["swap"]
-        disk, load, temp = values["disk"], values["load"], values["temp"]
+        return self._words(values["memory"], values["swap"], values["disk"],
+                           values["load"], values["temp"])
+
+    def judge(self, stats):
+        """
+        :meth:`flags` of a STATS report (a
+        :class:`~piw_monitor.protocol.SlaveStats` or
+        :class:`~piw_monitor.protocol.MasterStats`): the same words, from the
+        same figures, without building their dict (the model judges every
+        STATS as it comes).
+        """
+        size = stats.mem_size
+        memory = 100.0 * (size - stats.mem_free) / size if size > 0 else None
+        size = stats.swap_size
+        swap = 100.0 * (size - stats.swap_free) / size if size > 0 else None
+        size = stats.disk_size
+        disk = 100.0 * stats.disk_free / size if size > 0 else None
+        return self._words(memory, swap, disk, float(stats.load_average),
+                           float(stats.cpu_temp))
+
+    def _words(self, memory, swap, disk, load, temp):
         words = []
         if memory is not None:
             mem_t = self.memory
@@ -189,6 +207,8 @@ class Thresholds:
 #: epoch, UTC), disk size and free, memory size and free, swap size and free
 #: (bytes), load average and temperature (°C).
 _RECORD = struct.Struct("<d6qdd")
+_RECORD_SIZE = _RECORD.size
+_pack_record = _RECORD.pack_into
 
 
 class History:
@@ -221,18 +241,24 @@ class History:
         Record a STATS report (its own timestamp, ``stats_timestamp``, when
         it has one: a replay restamps ``timestamp`` with the last-seen time).
         """
-        when = getattr(stats, "stats_timestamp", None) or stats.timestamp
+        try:
+            when = stats.stats_timestamp
+        except AttributeError:  # the master's STATS: one clock
+            when = stats.timestamp
         data = self._data
         if data is None:
-            data = self._data = bytearray(_RECORD.size * self.capacity)
-        if self._len < self.capacity:
-            index = (self._start + self._len) % self.capacity
-            self._len += 1
+            data = self._data = bytearray(_RECORD_SIZE * self.capacity)
+        length, capacity = self._len, self.capacity
+        if length < capacity:
+            index = self._start + length
+            if index >= capacity:
+                index -= capacity
+            self._len = length + 1
         else:
             index = self._start
-            self._start = (self._start + 1) % self.capacity
-        _RECORD.pack_into(
-            data, index * _RECORD.size, when.timestamp(), stats.disk_size,
+            self._start = index + 1 if index + 1 < capacity else 0
+        _pack_record(
+            data, index * _RECORD_SIZE, when.timestamp(), stats.disk_size,
             stats.disk_free, stats.mem_size, stats.mem_free, stats.swap_size,
             stats.swap_free, stats.load_average, stats.cpu_temp)
 
