@@ -933,7 +933,8 @@ def decode_statuses(frames, now=None, max_size=MAX_FRAME_SIZE):
         sizes = [len(frame) for frame in frames]
         small = min(SMALL_FRAME, max_size)
         fp = io.BytesIO(b"".join(
-            frame for frame, size in zip(frames, sizes) if 0 < size <= small))
+            frame for frame, size in zip(frames, sizes, strict=True)
+            if 0 < size <= small))
     except Exception:  # not bytes-like: each is told so on its own
         return [decode_status(frame, now, max_size) for frame in frames]
     limit = _future(now)
@@ -942,7 +943,7 @@ def decode_statuses(frames, now=None, max_size=MAX_FRAME_SIZE):
     end = 0
     events = []
     append = events.append
-    for frame, size in zip(frames, sizes):
+    for frame, size in zip(frames, sizes, strict=True):
         if not 0 < size <= small:
             append(decode_status(frame, now, max_size))
             continue
