@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gc
 import json
 import os
 import queue
@@ -234,9 +235,23 @@ class Probe:
         drain = monitor.drain
         draw = loop.draw_screen
 
+        #: the longest drain, refresh and draw, in seconds
+        self.longest = {"drain": 0.0, "refresh": 0.0, "draw": 0.0}
+        refresh = monitor._refresh
+
+        def probed_refresh():
+            before = time.perf_counter()
+            refresh()
+            self.longest["refresh"] = max(self.longest["refresh"],
+                                          time.perf_counter() - before)
+
+        monitor._refresh = probed_refresh
+
         def probed_drain(*args):
             before = time.monotonic()
             drain(*args)
+            self.longest["drain"] = max(self.longest["drain"],
+                                        time.monotonic() - before)
             if self.t_first is None and link.frames_received:
                 # the drain that found the first frame started here
                 self.t_first = before
@@ -252,8 +267,10 @@ class Probe:
 
         def probed_draw():
             before = loop.draws
+            start = time.monotonic()
             draw()
             now = time.monotonic()
+            self.longest["draw"] = max(self.longest["draw"], now - start)
             if loop.draws != before:
                 self.draw_times.append(now)
             if (self.t_drawn is None and self.t_consumed is not None
@@ -264,6 +281,26 @@ class Probe:
 
         monitor.drain = probed_drain
         loop.draw_screen = probed_draw
+
+        # the garbage collector's pauses, by generation: [count, longest s]
+        # generation -> [runs, longest pause (s), unreachable objects freed]
+        self.gc_pauses = {0: [0, 0.0, 0], 1: [0, 0.0, 0], 2: [0, 0.0, 0]}
+        self.gc_full = []   # each full collection's pause, ms
+        started = {}
+
+        def gc_watch(phase, info):
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif 0 in started:
+                pause = self.gc_pauses[info["generation"]]
+                took = time.perf_counter() - started.pop(0)
+                pause[0] += 1
+                pause[1] = max(pause[1], took)
+                pause[2] += info["collected"]
+                if info["generation"] == 2:
+                    self.gc_full.append(round(took * 1000, 1))
+
+        gc.callbacks.append(gc_watch)
 
         # count the link's ups and downs (a lost connection loses frames)
         from piw_monitor import protocol
@@ -327,7 +364,8 @@ def role_monitor(args):
     screen = urwid.display.raw.Screen(input=tty_in, output=tty_out)
     link = MasterLink(args.status, args.control)
     link.open()
-    monitor = Monitor(link, screen=screen)
+    # as the piw-monitor command makes it
+    monitor = Monitor(link, screen=screen, settle_memory=True)
     loop = monitor.loop
     probe = Probe(monitor, target=args.frames or None,
                   sentinel=args.scenario == "stream")
@@ -380,6 +418,8 @@ def role_monitor(args):
         refreshes=monitor.refreshes, draw_times=probe.draw_times,
         link_ups=probe.link_events["up"], link_downs=probe.link_events["down"],
         drains=probe.drains[:: max(len(probe.drains) // 2000, 1)],
+        gc_pauses=probe.gc_pauses, gc_full=probe.gc_full,
+        longest=probe.longest,
         cpu=cpu1 - cpu0, peak_rss_kb=peak_rss_kb(),
         max_history=max((len(s.history) for s in farm.slaves.values()),
                         default=0),
@@ -449,7 +489,8 @@ def role_startup(args):
     tty_in = os.fdopen(args.pty_fd, "rb", buffering=0)
     tty_out = os.fdopen(os.dup(args.pty_fd), "w", encoding="utf-8")
     # the command's own screen class (Ctrl-C unmapped), on the pty
-    monitor = Monitor(link, screen=_Screen(input=tty_in, output=tty_out))
+    monitor = Monitor(link, screen=_Screen(input=tty_in, output=tty_out),
+                      settle_memory=True)
     loop = monitor.loop
     probe = Probe(monitor, target=args.frames)
 
@@ -965,7 +1006,18 @@ def stream_row(mon, floor):
         "key_median_ms": statistics.median(lat) * 1000 if lat else None,
         "key_p95_ms": lat[int(0.95 * (len(lat) - 1))] * 1000 if lat else None,
         "key_max_ms": lat[-1] * 1000 if lat else None,
+        # when the worst press was made (seconds after the stream began),
+        # and the worst of those made after the publisher had stopped (the
+        # monitor alone on the machine, reading its backlog)
+        "key_worst_at": max(((lt, t - t0) for t, lt in flooded
+                             if lt is not None), default=(None, None))[1],
+        "key_max_after_ms": max((lt * 1000 for t, lt in flooded
+                                 if lt is not None and t > window[1]),
+                                default=None),
         "peak_rss_mb": mon["peak_rss_kb"] / 1024,
+        "gc_pauses": mon.get("gc_pauses"),
+        "gc_full": mon.get("gc_full"),
+        "longest": mon.get("longest"),
         "bad": mon["bad_frames"], "link_downs": mon["link_downs"],
         "link_ups": mon["link_ups"],
     }
@@ -1098,6 +1150,21 @@ def print_report(results, opts):
           f"{fmt_s((s['key_median_ms'] or 0) / 1000)} s, "
           f"p95 {fmt_s((s['key_p95_ms'] or 0) / 1000)} s, "
           f"max {fmt_s((s['key_max_ms'] or 0) / 1000)} s")
+        if s.get("key_worst_at") is not None:
+            after = s.get("key_max_after_ms")
+            w(f"                      worst press {s['key_worst_at']:.1f} s "
+              "into the stream; worst once the publisher had stopped: "
+              + ("-" if after is None else f"{after / 1000:.3f} s"))
+        if s.get("gc_pauses"):
+            w("  garbage collector   " + ", ".join(
+                f"generation {gen}: {count} runs, longest "
+                f"{longest * 1000:.1f} ms, {freed} freed"
+                for gen, (count, longest, freed) in sorted(
+                    s["gc_pauses"].items())))
+        if s.get("longest"):
+            w("  longest             " + ", ".join(
+                f"{name} {took * 1000:.1f} ms"
+                for name, took in s["longest"].items()))
         w(f"  peak RSS            {s['peak_rss_mb']:>10.1f} MB")
         w("")
     idle = results.get("idle")

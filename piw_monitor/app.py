@@ -28,6 +28,7 @@ error in one of the loop's callbacks as :exc:`_Crashed`, both
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import shutil
 import signal
@@ -78,6 +79,15 @@ REFRESH_DELAY_MAX = 0.5
 #: O(N)) the screen is refreshed less often, so that the frames are read at
 #: the same cost each whatever the size of the farm.
 REFRESH_SHARE = 0.1
+
+
+#: Seconds between two full runs of the garbage collector when the monitor
+#: settles its memory (see :meth:`Monitor.settle_memory`).
+SETTLE_EVERY = 600
+
+#: Frames read between two freezes of what survived them, while frames pour
+#: in (see :meth:`Monitor.settle_memory`).
+FREEZE_FRAMES = 20_000
 
 
 def refresh_delay(cost):
@@ -242,8 +252,13 @@ class Monitor:
     """
 
     def __init__(self, link, *, read_only=False, screen=None, clock=utcnow,
-                 thresholds=None):
+                 thresholds=None, settle_memory=False):
         self.link = link
+        # the monitor is the process's whole work (the command, not a test
+        # or a library user): it may steer the garbage collector
+        self._settle = settle_memory
+        self._settled_at = None   # time.monotonic() of the last settling
+        self._unfrozen = 0        # frames read since the last freeze
         self.clock = clock
         self.farm = Farm()
         if thresholds is not None:
@@ -280,6 +295,10 @@ class Monitor:
         the traceback of where it happened; :exc:`Signalled` and
         :exc:`urwid.InputClosedError` (the terminal went away) go through.
         """
+        if self._settle:
+            # what start-up made lives as long as the monitor
+            gc.freeze()
+            self._settled_at = time.monotonic()
         for fd in self.link.fds():
             self.loop.watch_file(fd, _guarded(self.drain))
         # drain once after registering: frames queued before the watch was
@@ -292,6 +311,9 @@ class Monitor:
             error = crash.error
         else:
             return
+        finally:
+            if self._settle:
+                gc.unfreeze()
         # raised outside the except clause, so that the crash log does not
         # tell the story of the wrapper too
         raise error
@@ -339,6 +361,11 @@ class Monitor:
                 self.link.ask_replay()
             self._schedule_refresh()
             self._burst += len(events)
+            if self._settle:
+                self._unfrozen += len(events)
+                if self._unfrozen >= FREEZE_FRAMES:
+                    self._unfrozen = 0
+                    gc.freeze()
         if not self.link.pending:
             # the socket ran dry: a burst (a replay) is over, and showing it
             # now costs no frame any time
@@ -397,7 +424,38 @@ class Monitor:
         self.drain()
         self.farm.tick(now)
         self.console.refresh(now, tick=True)
+        if self._settle:
+            self._settle_when_due()
         self._schedule_tick()
+
+    def _settle_when_due(self):
+        if time.monotonic() - self._settled_at >= SETTLE_EVERY:
+            self.settle_memory()
+        else:
+            gc.freeze()
+
+    def settle_memory(self):
+        """
+        Keep the garbage collector's pauses short: collect everything once,
+        then freeze what is left (:func:`gc.freeze`), so that the full
+        collections that follow scan only what is newer. The rows, records
+        and widgets of a thousand slaves are long-lived, and scanning them
+        in every full collection took up to 70 ms at a time while frames
+        poured in (50 times in 30 s, twice during the replay itself): a key
+        pressed then waited for it.
+
+        A monitor made with *settle_memory* (the command's) does this
+        every :data:`SETTLE_EVERY` seconds; in between, and when it starts,
+        it freezes without collecting (which costs nothing) what has
+        survived each tick and each :data:`FREEZE_FRAMES` frames. Reference
+        cycles among frozen objects that have since become garbage (rare:
+        the monitor makes few cycles) are freed at the next settling.
+        :meth:`run` unfreezes on its way out.
+        """
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self._settled_at = time.monotonic()
 
 
 def _crash_log_path():
@@ -572,7 +630,7 @@ def run(args):
                 for sig, handler in old.items():
                     signal.signal(sig, handler)
         monitor = Monitor(link, read_only=read_only,
-                          thresholds=cli.thresholds(args))
+                          thresholds=cli.thresholds(args), settle_memory=True)
         catcher = _SignalCatcher(monitor.loop)
         # restored only once everything is cleaned up (below): until then
         # a further signal is only noted by the catcher

@@ -5,6 +5,7 @@ the real master link on ipc sockets, and a fake master publishing bursts.
 
 import datetime as dt
 import fcntl
+import gc
 import os
 import struct
 import termios
@@ -16,6 +17,7 @@ import urwid
 import zmq
 
 from piw_monitor import protocol as p
+from piw_monitor import app
 from piw_monitor.app import (
     REFRESH_DELAY, REFRESH_DELAY_MAX, Monitor, refresh_delay)
 from piw_monitor.link import MasterLink
@@ -171,6 +173,63 @@ def test_a_trickle_is_drawn_at_the_refresh_rate_not_per_wakeup(
     finally:
         link.close()
         pty.close()
+
+
+def test_a_settling_monitor_freezes_what_it_keeps_and_frees_cycles(
+        ipc_addrs, fake_master, monkeypatch):
+    # the command's monitor keeps full collections short: what a replay
+    # built is frozen after FREEZE_FRAMES frames, a settling collects
+    # cycles that became garbage meanwhile, and run() unfreezes on its way
+    # out (a test's process, like a library user's, is left as it was)
+    monkeypatch.setattr(app, "FREEZE_FRAMES", 500)
+    pub, pull = fake_master
+    pty = PtyScreen()
+    link = MasterLink(*ipc_addrs)
+    link.open()
+    frozen = []
+    try:
+        monitor = Monitor(link, screen=pty.screen, settle_memory=True)
+        frames = burst(10, 100)  # 1,021 frames
+        sent = []
+
+        class Cycle:
+            pass
+
+        def done():
+            if not sent and pull.poll(0):
+                # what start-up made is frozen already
+                frozen.append(gc.get_freeze_count())
+                pull.recv()
+                for frame in frames:
+                    pub.send(frame)
+                sent.append(True)
+            if monitor.farm.frames < len(frames) or monitor._refresh_due:
+                return False
+            if len(frozen) == 1:
+                frozen.append(gc.get_freeze_count())
+                # garbage made of cycles, frozen before it became garbage
+                cycle = Cycle()
+                cycle.me = cycle
+                gc.freeze()
+                frozen.append(gc.get_freeze_count())
+                del cycle
+                monitor.settle_memory()
+                frozen.append(gc.get_freeze_count())
+            return True
+
+        run_monitor_until(monitor, done)
+        assert monitor.farm.frames == len(frames)
+        assert not any(isinstance(o, Cycle) for o in gc.get_objects())
+    finally:
+        link.close()
+        pty.close()
+    # start-up's objects were frozen, then the replay's records and rows
+    # as the frames came in
+    assert frozen[0] > 1000, frozen
+    assert frozen[1] > frozen[0] + 100, frozen
+    # settling unfroze and collected: the cycle went, the rest froze again
+    assert frozen[3] < frozen[2], frozen
+    assert gc.get_freeze_count() == 0
 
 
 def test_refresh_delay_follows_the_cost_of_a_refresh():
