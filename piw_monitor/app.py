@@ -352,10 +352,7 @@ class Monitor:
         if events:
             if self._fault is not None:
                 self._fault_point("drain")
-            now = self.clock()
-            apply = self.farm.apply
-            for event in events:
-                apply(event, now)
+            self.farm.apply_all(events, self.clock())
             if self.farm.take_resync():
                 # a bound was hit: the model said so; ask for a replay
                 self.link.ask_replay()

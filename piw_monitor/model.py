@@ -764,36 +764,49 @@ class Farm:
 
     def apply(self, event, now):
         """Update the model from one *event* received at *now*."""
-        handler = self._handlers.get(type(event))
-        if handler is None:
-            handler = self._link_handlers.get(type(event))
-            if handler is None:
-                raise TypeError(f"not an event: {event!r}")
-            handler(event, now)
-            return
-        self.frames += 1
+        self.apply_all((event,), now)
+
+    def apply_all(self, events, now):
+        """
+        Update the model from *events* (an iterable of
+        :class:`~piw_monitor.protocol.Event`), all received at monitor time
+        *now* (an aware datetime, UTC), in their order. Raises
+        :exc:`TypeError` for anything that is not an event (the events
+        before it are applied).
+        """
+        handlers = self._handlers
         master = self.master
-        last = master.last_seen
-        # a batch of events comes with one *now*: compare it once
-        if last is not now:
-            if last is None:
-                master.first_seen = now
-                self._changes.master = True
-            elif now - last > MASTER_QUIET:
-                # the header goes from quiet or silent to connected
-                self._changes.master = True
-                self.clock.heard(last, now)
-            master.last_seen = now
-            self._batch_max = None
-        # the master's clock: the latest of its timestamps in the batch
-        try:
-            stamp = event.timestamp
-        except AttributeError:  # the master's HELLO: when it started
-            stamp = event.started
-        if self._batch_max is None or stamp > self._batch_max:
-            self._batch_max = stamp
-            self.clock.observe(stamp, now)
-        handler(event, now)
+        for event in events:
+            handler = handlers.get(type(event))
+            if handler is None:
+                handler = self._link_handlers.get(type(event))
+                if handler is None:
+                    raise TypeError(f"not an event: {event!r}")
+                handler(event, now)
+                continue
+            self.frames += 1
+            last = master.last_seen
+            # a batch of events comes with one *now*: compare it once
+            if last is not now:
+                if last is None:
+                    master.first_seen = now
+                    self._changes.master = True
+                elif now - last > MASTER_QUIET:
+                    # the header goes from quiet or silent to connected
+                    self._changes.master = True
+                    self.clock.heard(last, now)
+                master.last_seen = now
+                self._batch_max = None
+            # the master's clock: the latest of its timestamps in the batch
+            try:
+                stamp = event.timestamp
+            except AttributeError:  # the master's HELLO: when it started
+                stamp = event.started
+            batch_max = self._batch_max
+            if batch_max is None or stamp > batch_max:
+                self._batch_max = stamp
+                self.clock.observe(stamp, now)
+            handler(event, now)
 
     def tick(self, now):
         """
