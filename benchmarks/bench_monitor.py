@@ -997,6 +997,11 @@ def stream_row(mon, floor):
         "fps": got / elapsed if elapsed else None,
         "fps_window": ((in_window[-1] - replayed) / (window[1] - window[0])
                        if in_window else None),
+        # once the publisher has stopped: the monitor alone with its backlog
+        "fps_after": ((mon["frames_received"] - in_window[-1])
+                      / (end - max(t for t, c in mon["drains"]
+                                   if t <= window[1]))
+                      if in_window and end > window[1] else None),
         "elapsed": elapsed, "floor_fps": f_got / f_elapsed,
         "floor_dropped": f_sent - f_got, "floor_sent": f_sent, "floor_elapsed": f_elapsed,
         "draws_per_s": len(draws) / elapsed if elapsed else None,
@@ -1138,7 +1143,9 @@ def print_report(results, opts):
           f"{s['fps'] or 0:,.0f}/s ("
           + ("all" if s["sentinel"] else "the end never came; last frames")
           + f" drained after {fmt_s(s['elapsed'])} s; "
-          f"{s['fps_window'] or 0:,.0f}/s inside the window)")
+          f"{s['fps_window'] or 0:,.0f}/s inside the window"
+          + (f", {s['fps_after']:,.0f}/s after it" if s.get("fps_after")
+             else "") + ")")
         w(f"  link                {s['link_ups']:>10} up, {s['link_downs']} down "
           "(a lost connection loses what was in flight)")
         w(f"  floor               {s['floor_sent']:>10} frames sent, "
