@@ -215,3 +215,18 @@ def test_a_master_going_quiet_restyles_rows_the_tick_would_leave(h):
             if b"pi-02" in b"".join(text for _a, _c, text in row)]
     assert rows and all(attr == "stale" for attr, _cs, text in rows[0]
                         if text.strip())
+
+
+@pytest.mark.parametrize("text", [
+    "-", "00:00:00", "99:59:59", "4d 04:00", "123d 04:00", "12345d 04:00",
+    "\u226500:00:00", "\u22654d 04:00", "\u2265123d 04:00", ">=00:00:01",
+    "\u2265\u2265", "日本", "\u0301x",
+])
+def test_a_time_cell_is_what_fit_makes_of_it(text):
+    from piw_monitor.ui import format as fmt
+
+    cell = fmt.fit(text, widgets.Layout.TIME, "right")
+    data, cs = urwid.util.apply_target_encoding(cell)
+    got = widgets._time_cell(text)
+    # None only where the cell is not one column a character
+    assert got == data or got is None and not widgets._plain(cell)

@@ -208,8 +208,35 @@ def _time_cell(text):
         # the common case: printable ASCII is the same bytes in every
         # encoding urwid writes, one column a character
         return text.rjust(Layout.TIME).encode("ascii")
+    rest = text[1:]
+    if text[:1] == AT_LEAST and len(text) <= Layout.TIME and rest.isascii() \
+            and rest.isprintable():
+        # a task time after a replay (all of them, then): the mark and
+        # printable ASCII, the mark's bytes looked up once per encoding
+        mark = _mark_bytes()
+        if mark is not None:
+            return (b" " * (Layout.TIME - len(text)) + mark
+                    + rest.encode("ascii"))
     cell = fmt.fit(text, Layout.TIME, "right")
     return _encode(cell) if _plain(cell) else None
+
+
+#: the bytes of :data:`AT_LEAST` by screen encoding (None: not plain)
+_MARK_BYTES = {}
+
+
+def _mark_bytes():
+    """
+    The bytes of the lower-bound mark in the screen's encoding when it is
+    a plain character there (see :func:`_plain`), else None.
+    """
+    encoding = urwid.util.get_encoding()
+    try:
+        return _MARK_BYTES[encoding]
+    except KeyError:
+        data = _encode(AT_LEAST) if _plain(AT_LEAST) else None
+        _MARK_BYTES[encoding] = data
+        return data
 
 
 class _TimedLine:
