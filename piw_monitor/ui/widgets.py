@@ -984,6 +984,8 @@ class MasterHeader(urwid.WidgetWrap):
         self.slave_list = None
         self._line1 = measure.text("", wrap="ellipsis")
         self._line2 = measure.text("", wrap="ellipsis")
+        #: the markup each line was last given
+        self._shown = {}
         super().__init__(urwid.AttrMap(
             urwid.Pile([self._line1, self._line2]), "header"))
         self.update()
@@ -1088,8 +1090,13 @@ class MasterHeader(urwid.WidgetWrap):
 
     def update(self):
         """Recompute both lines from the model and the clock."""
-        self._line1.set_text(self.master_line())
-        self._line2.set_text(self.stats_line())
+        for line, markup in ((self._line1, self.master_line()),
+                             (self._line2, self.stats_line())):
+            # a line whose text is the same keeps its layout and canvas
+            # (the statistics change every 10 s, not at every tick)
+            if markup != self._shown.get(line):
+                self._shown[line] = markup
+                line.set_text(markup)
 
 
 class StatusLine(urwid.WidgetWrap):
