@@ -4,8 +4,10 @@ and its rows, the status line and the button bar.
 
 Widgets read the :class:`~piw_monitor.model.Farm`; they never change it.
 Rows render from the model when drawn, and only rows that changed (or that
-are on screen when the clock ticks) are invalidated, so a burst of frames
-costs a handful of redraws of the rows in view, not a re-layout of the list.
+are on screen when the clock ticks, and whose timers show another text)
+are invalidated, so a burst of frames costs a handful of redraws of the
+rows in view, not a re-layout of the list. A row whose timers alone moved
+is not laid out again: its time cells are replaced in the line drawn last.
 """
 
 from __future__ import annotations
@@ -196,28 +198,225 @@ def task_duration(slave, now):
     return text
 
 
+def _time_cell(text):
+    """
+    The bytes (in the screen's encoding) of the timer *text* right-aligned
+    in a time column, as ``fmt.fit`` cuts and pads it; None when the cell
+    is not plain (see :func:`_plain`).
+    """
+    if len(text) <= Layout.TIME and text.isascii() and text.isprintable():
+        # the common case: printable ASCII is the same bytes in every
+        # encoding urwid writes, one column a character
+        return text.rjust(Layout.TIME).encode("ascii")
+    rest = text[1:]
+    if text[:1] == AT_LEAST and len(text) <= Layout.TIME and rest.isascii() \
+            and rest.isprintable():
+        # a task time after a replay (all of them, then): the mark and
+        # printable ASCII, the mark's bytes looked up once per encoding
+        mark = _mark_bytes()
+        if mark is not None:
+            return (b" " * (Layout.TIME - len(text)) + mark
+                    + rest.encode("ascii"))
+    cell = fmt.fit(text, Layout.TIME, "right")
+    return _encode(cell) if _plain(cell) else None
+
+
+#: the bytes of :data:`AT_LEAST` by screen encoding (None: not plain)
+_MARK_BYTES = {}
+
+
+def _mark_bytes():
+    """
+    The bytes of the lower-bound mark in the screen's encoding when it is
+    a plain character there (see :func:`_plain`), else None.
+    """
+    encoding = urwid.util.get_encoding()
+    try:
+        return _MARK_BYTES[encoding]
+    except KeyError:
+        data = _encode(AT_LEAST) if _plain(AT_LEAST) else None
+        _MARK_BYTES[encoding] = data
+        return data
+
+
+class _TimedLine:
+    """
+    A row's rendered line (one canvas row, as bytes with its attribute
+    runs) and where its two time cells lie in it, so that a canvas for
+    other timer texts is this line with only their bytes replaced: what
+    urwid would lay out for the whole row, at a fraction of the cost.
+
+    *key* is everything but the timers the line was drawn from; the line
+    serves only while the row's key is the same.
+    """
+
+    __slots__ = ("key", "maxcol", "line", "attr", "cs", "up", "since",
+                 "start", "middle")
+
+    def __init__(self, key, maxcol, line, attr, up, since, start):
+        self.key = key
+        self.maxcol = maxcol
+        self.line = line
+        #: the line's attribute runs (attr, bytes); no character set shift
+        self.attr = attr
+        self.cs = [(None, len(line))]
+        #: the bytes of the two time cells, and the offset of the first in
+        #: the line: the second follows it after a gap
+        self.up = up
+        self.since = since
+        self.start = start
+        self.middle = start + len(up) + Layout.GAP
+
+    @classmethod
+    def read(cls, key, canvas, prefix, up, since):
+        """
+        The line of *canvas*, a row urwid rendered from markup whose text
+        begins with the str *prefix* and then the time cells whose bytes
+        are *up* and *since* (see :func:`_time_cell`), each followed by a
+        gap. None when the line cannot be spliced safely: a cell that is
+        not plain, any character set shift, or a time cell cut off or not
+        where expected.
+        """
+        if up is None or since is None:
+            return None
+        [row] = canvas.content()
+        if any(cs is not None for _attr, cs, _text in row):
+            return None
+        head = _encode(prefix)
+        if head is None:
+            return None
+        line = b"".join(text for _attr, _cs, text in row)
+        start = len(head)
+        middle = start + len(up) + Layout.GAP
+        if not line.startswith(head) \
+                or line[start:start + len(up)] != up \
+                or line[middle:middle + len(since)] != since:
+            return None
+        attr = []
+        for at, _cs, text in row:
+            urwid.util.rle_append_modify(attr, (at, len(text)))
+        return cls(key, canvas.cols(), line, attr, up, since, start)
+
+    def canvas(self, up, since):
+        """
+        A canvas of the line with the time cells of bytes *up* and *since*
+        (see :func:`_time_cell`), or None when they cannot take the place of
+        the cells drawn (not plain, or another length in bytes).
+        """
+        if up is None or since is None or len(up) != len(self.up) \
+                or len(since) != len(self.since):
+            return None
+        line = self.line
+        start, middle = self.start, self.middle
+        line = (line[:start] + up + line[start + len(up):middle]
+                + since + line[middle + len(since):])
+        # the line measures what the one urwid laid out measures: the cells
+        # are as wide as theirs (each character one column), between the
+        # same gaps
+        return urwid.TextCanvas([line], [list(self.attr)], [list(self.cs)],
+                                maxcol=self.maxcol, check_width=False)
+
+
+def _plain(cell):
+    """
+    True when every character of the str *cell* is one column wide
+    whatever stands beside it (printable ASCII, or the lower-bound mark),
+    so that it measures its length wherever it is spliced.
+    """
+    return all(c.isascii() and c.isprintable() or c == AT_LEAST
+               for c in cell) and measure.width(cell) == len(cell)
+
+
+def _encode(text):
+    """*text* in the screen's encoding, None if it needs a character set."""
+    data, cs = urwid.util.apply_target_encoding(text)
+    if any(c is not None for c, _n in cs):
+        return None
+    return data
+
+
 class SlaveRow(ListRow):
-    """One row of the slave list; it draws itself from its slave's record."""
+    """
+    One row of the slave list; it draws itself from its slave's record.
+
+    urwid lays out the whole row only when something other than its timers
+    changed; a tick that only moves the timers replaces their cells in the
+    line drawn last (see :class:`_TimedLine`), and a tick that leaves every
+    text of the row as it was does not redraw it at all (:meth:`ticked`).
+    """
 
     def __init__(self, slave, view):
         super().__init__(view, slave)
+        #: the line drawn last, whose time cells a tick may replace
+        self._line = None
+        #: (now, what the clock decides in the row at now): see _clocked
+        self._clock = (None, None)
+        #: what the clock decided in the row last drawn
+        self._shown = None
+
+    def _clocked(self):
+        """
+        What the clock decides in the row at the view's time: (state, task
+        words, up time text, task time text).
+        """
+        now = self.view.now
+        when, values = self._clock
+        if when is not now:
+            slave = self.slave
+            state = slave.state(now)
+            values = (state, _task_words(slave, state, now),
+                      fmt.duration(slave.up_time(now)),
+                      task_duration(slave, now))
+            self._clock = (now, values)
+        return values
+
+    def _invalidate(self):
+        # the model changed (or the look: selection, a stale master): what
+        # the clock decided at this time may be different now
+        self._clock = (None, None)
+        super()._invalidate()
+
+    def ticked(self):
+        """
+        The clock moved: invalidate the row if any of its texts changed
+        (a timer showing days and minutes changes once a minute). Returns
+        True when it did.
+        """
+        clock = self._clocked()
+        if clock == self._shown:
+            return False
+        self._invalidate()
+        self._clock = (self.view.now, clock)
+        return True
+
+    def _key(self, width, focus, state, words):
+        # everything but the timers a row's look depends on; the model's
+        # objects by identity first (a new STATS is a new object)
+        slave = self.slave
+        view = self.view
+        return (width, focus, self.selected, view.stale, state, words,
+                slave.slave_id, slave.label, slave.abi, slave.pressure,
+                slave.figures, slave.stats, view.farm.thresholds, SYM.marker)
 
     def markup(self, width, focus=False):
         """The row's text and attributes at *width* columns."""
+        return self._markup(width, focus, *self._clocked())[0]
+
+    def _markup(self, width, focus, state, words, up, since):
+        """
+        The row's markup and the str of its columns before the up time
+        (see :class:`_TimedLine`).
+        """
         view = self.view
         slave = self.slave
-        now = view.now
-        state = slave.state(now)
         layout = Layout.for_width(width)
-        words = _task_words(slave, state, now)
         flag = ""
         if slave.pressure:
             # first, so that a narrow column never cuts it off
             flag = "[" + ",".join(slave.pressure) + "] "
         left, task = layout.cells(
             SYM.marker, str(slave.slave_id), slave.label or "?",
-            slave.abi or "?", fmt.duration(slave.up_time(now)),
-            task_duration(slave, now), flag + words)
+            slave.abi or "?", up, since, flag + words)
         if focus:
             base = "focus"
         elif self.selected:
@@ -239,13 +438,27 @@ class SlaveRow(ListRow):
             markup.append((base or "pressure", flag))
             task = task[len(flag):]
         markup.append((text_attr, task))
-        return markup
+        times = 2 * (Layout.TIME + Layout.GAP)
+        return markup, left[:-times] if len(left) >= times else None
 
     def render(self, size, focus=False):
         (maxcol,) = size
         self.view.drawn.add(self)
-        text = measure.text(self.markup(maxcol, focus), wrap="clip")
-        return text.render((maxcol,))
+        clocked = self._clocked()
+        self._shown = clocked
+        state, words, up, since = clocked
+        key = self._key(maxcol, focus, state, words)
+        line = self._line
+        up, since = _time_cell(up), _time_cell(since)
+        if line is not None and line.key == key:
+            canvas = line.canvas(up, since)
+            if canvas is not None:
+                return canvas
+        markup, prefix = self._markup(maxcol, focus, *clocked)
+        canvas = measure.text(markup, wrap="clip").render((maxcol,))
+        self._line = None if prefix is None else _TimedLine.read(
+            key, canvas, prefix, up, since)
+        return canvas
 
 
 def _load_text(value):
@@ -606,10 +819,20 @@ class SlaveList(urwid.WidgetWrap):
             self.master_row._invalidate()
 
     def tick(self):
-        """The clock moved: redraw the rows on screen (their timers)."""
+        """
+        The clock moved: redraw the rows on screen whose texts it changed
+        (their timers, a late or silent slave's words), and the master's.
+        """
         drawn, self.view.drawn = self.view.drawn, set()
+        rows = self._rows
         for row in drawn:
-            row._invalidate()
+            slave = row.slave
+            if slave is None:
+                row._invalidate()
+            elif rows.get(slave.slave_id) is row and not row.ticked():
+                # not redrawn, but still on screen: the next tick looks
+                # at it again
+                self.view.drawn.add(row)
         # only the state moves with the clock alone (late, silent); up and
         # task times all grow alike, and a new task arrives as a change
         if self.sort_column == "state":
@@ -761,6 +984,8 @@ class MasterHeader(urwid.WidgetWrap):
         self.slave_list = None
         self._line1 = measure.text("", wrap="ellipsis")
         self._line2 = measure.text("", wrap="ellipsis")
+        #: the markup each line was last given
+        self._shown = {}
         super().__init__(urwid.AttrMap(
             urwid.Pile([self._line1, self._line2]), "header"))
         self.update()
@@ -865,8 +1090,13 @@ class MasterHeader(urwid.WidgetWrap):
 
     def update(self):
         """Recompute both lines from the model and the clock."""
-        self._line1.set_text(self.master_line())
-        self._line2.set_text(self.stats_line())
+        for line, markup in ((self._line1, self.master_line()),
+                             (self._line2, self.stats_line())):
+            # a line whose text is the same keeps its layout and canvas
+            # (the statistics change every 10 s, not at every tick)
+            if markup != self._shown.get(line):
+                self._shown[line] = markup
+                line.set_text(markup)
 
 
 class StatusLine(urwid.WidgetWrap):
