@@ -63,6 +63,38 @@ def probe(addrs, home):
         timeout=60)
 
 
+def probed_round(term, addrs, home):
+    """
+    Probe the master three times and check every slave whose task did not
+    change meanwhile: its task time went on as if nothing had happened.
+    Returns how many slaves were compared.
+    """
+    before, t0 = rows(term), time.monotonic()
+    for _ in range(3):
+        result = probe(addrs, home)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith("OK - piwheels demo-master running")
+    # the console has read every replay and its clock has ticked twice
+    # since: every row was redrawn after the last one
+    term.pump(0.1)
+    shown = max(up_times(term))
+    term.wait_for(lambda t: max(up_times(t)) >= shown + 2, timeout=15,
+                  what="two more ticks of the screen's clock")
+    after, t1 = rows(term), time.monotonic()
+    compared = 0
+    for sid, (was, exact, task) in before.items():
+        now, exact_now, task_now = after[sid]
+        if task_now != task:
+            continue  # the slave moved on meanwhile: nothing to compare
+        compared += 1
+        # what it would have been: the time before, plus what passed
+        # (the screen shows whole seconds and redraws each second)
+        expected = was + (t1 - t0)
+        assert abs(now - expected) <= 1.5, (sid, task, was, now, expected)
+        assert exact_now == exact, (sid, task)
+    return compared
+
+
 def test_probes_replays_leave_every_task_time_alone(master, ipc_addrs,
                                                     tmp_path):
     term = Terminal(["--status-queue", ipc_addrs[0], "--control-queue",
@@ -74,32 +106,13 @@ def test_probes_replays_leave_every_task_time_alone(master, ipc_addrs,
         term.wait_for(lambda t: sum(exact for _, exact, _ in
                                     rows(t).values()) >= 2,
                       timeout=60, what="two tasks seen from their start")
-        before, t0 = rows(term), time.monotonic()
-        probes = 0
-        for _ in range(3):
-            result = probe(ipc_addrs, tmp_path)
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert result.stdout.startswith("OK - piwheels demo-master running")
-            probes += 1
-        # the console has read every replay and its clock has ticked twice
-        # since: every row was redrawn after the last one
-        term.pump(0.1)
-        shown = max(up_times(term))
-        term.wait_for(lambda t: max(up_times(t)) >= shown + 2, timeout=15,
-                      what="two more ticks of the screen's clock")
-        after, t1 = rows(term), time.monotonic()
-        compared = 0
-        for sid, (was, exact, task) in before.items():
-            now, exact_now, task_now = after[sid]
-            if task_now != task:
-                continue  # the slave moved on meanwhile: nothing to compare
-            compared += 1
-            # what it would have been: the time before, plus what passed
-            # (the screen shows whole seconds and redraws each second)
-            expected = was + (t1 - t0)
-            assert abs(now - expected) <= 1.5, (sid, task, was, now, expected)
-            assert exact_now == exact, (sid, task)
-        assert compared >= 2, (before, after)
-        assert probes == 3
+        # a slave that moves on to another task meanwhile cannot be
+        # compared: on a busy machine the probes take long enough for most
+        # of them to, and the round is made again (up to three times)
+        for _round in range(3):
+            compared = probed_round(term, ipc_addrs, tmp_path)
+            if compared >= 2:
+                break
+        assert compared >= 2, "slaves kept moving on to other tasks"
     finally:
         term.close()
