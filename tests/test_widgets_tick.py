@@ -6,7 +6,6 @@ the screens are compared, text and attributes, with the full layout of
 every row on every render.
 """
 
-import datetime as dt
 import itertools
 
 import pytest
