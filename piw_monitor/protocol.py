@@ -27,7 +27,12 @@ changed between the two do not matter.
 Every frame is decoded by cbor2, the library the master itself encodes
 with, and then checked here, once: there is no second decoder to keep in
 step (an optional C accelerator for the commonest frames was retired
-before the first release: see *Performance* in the documentation).
+before the first release: see *Performance* in the documentation). The
+link hands over the frames it reads at once to :func:`decode_statuses`,
+which has cbor2 read them as one CBOR sequence (RFC 8742) rather than
+make a decoder for each; what it makes of them is what
+:func:`decode_status` makes of each alone, bad frames and their reasons
+included.
 """
 
 from __future__ import annotations

@@ -1169,3 +1169,109 @@ def test_no_frame_within_the_limit_is_expensive(make):
         assert isinstance(p.decode_status(frame), p.BadFrame)
         took = _best_time(frame)
         assert took <= 100 * reference, (size, took, reference)
+
+
+# ------------------------------------------------ batches (one CBOR sequence)
+#
+# decode_statuses is what the link uses: it must make of a batch exactly
+# what decode_status makes of each frame alone, whatever the frames next to
+# one another do (an item that runs on into the next frame, a value shared
+# in an earlier frame, a frame too large, one that is empty).
+
+def assert_batch_agrees(frames, now=None, max_size=p.MAX_FRAME_SIZE):
+    alone = [p.decode_status(frame, now, max_size) for frame in frames]
+    together = p.decode_statuses(list(frames), now, max_size)
+    assert together == alone
+    assert [type(e) for e in together] == [type(e) for e in alone]
+    for a, b in zip(together, alone, strict=True):
+        if not isinstance(a, p.BadFrame):
+            assert [type(v) for v in astuple(a)] == \
+                [type(v) for v in astuple(b)]
+    return together
+
+
+def test_sequences_are_decoded_item_by_item_with_this_cbor2():
+    # else every batch is decoded frame by frame (correct, only slower):
+    # cbor2 6, the version installed here, starts each item afresh
+    if "semantic_decoders" in p._LOADS_PARAMS:
+        assert p._SEQUENCES
+
+
+def test_the_recording_as_one_batch():
+    frames = [bytes.fromhex(r["hex"]) for r in STATUS]
+    events = assert_batch_agrees(frames, now=recorded_time(STATUS[-1]))
+    assert not any(isinstance(e, p.BadFrame) for e in events)
+
+
+def test_an_item_that_runs_on_into_the_next_frame():
+    good = slave_frame("BUILD", ["numpy", "2.0"])
+    stats = slave_frame("STATS", stats_data())
+    # cut short: cbor2 reading the joined frames would take the start of
+    # the next frame as the rest of this one
+    for cut in (1, 3, 9, len(good) - 2):
+        events = assert_batch_agrees([good[:-cut], stats, good, stats])
+        assert isinstance(events[0], p.BadFrame)
+        assert events[1:] == [p.decode_status(f) for f in (stats, good, stats)]
+        assert not any(isinstance(e, p.BadFrame) for e in events[1:])
+    # bytes after the item: the next item would start too early
+    events = assert_batch_agrees([good + b"\x01", stats, good + stats, good])
+    assert [type(e) for e in events] == [
+        p.BadFrame, p.SlaveStats, p.BadFrame, p.SlaveBuild]
+    assert "after the message" in events[0].reason
+
+
+def test_a_batch_frame_cannot_refer_to_a_value_shared_in_an_earlier_one():
+    first = slave_frame("SEND", cbor2.CBORTag(28, "a.whl"))
+    then = slave_frame("SEND", cbor2.CBORTag(29, 0))
+    events = assert_batch_agrees([first, then, first])
+    assert events[0].filename == "a.whl"
+    assert "shared reference" in events[1].reason
+
+
+def test_a_batch_with_frames_empty_large_and_too_large():
+    good = slave_frame("DONE", cbor2.CBORTag(p.TAG_NODATA, None))
+    large = slave_frame("SEND", "x" * (p.SMALL_FRAME + 10))
+    assert len(large) > p.SMALL_FRAME
+    assert_batch_agrees([b"", good, large, good, b"\x00" * 70000, good])
+    # a limit under the size of a small frame
+    events = assert_batch_agrees([good, large, good, good], max_size=20)
+    assert all(isinstance(e, p.BadFrame) and "too large" in e.reason
+               for e in events)
+    # a costly tag in a large frame is refused there as it is alone
+    costly = _regex(p.SMALL_FRAME + 100)
+    assert_batch_agrees([good, costly, good])
+
+
+def test_a_batch_of_other_buffers_and_of_non_buffers():
+    good = slave_frame("SLEEP", True)
+    assert_batch_agrees([bytearray(good), memoryview(good), good])
+    assert_batch_agrees([good, "not bytes", good, None])
+
+
+def test_a_batch_decodes_alike_where_sequences_are_not_safe(monkeypatch):
+    frames = [bytes.fromhex(r["hex"]) for r in STATUS[:50]]
+    monkeypatch.setattr(p, "_SEQUENCES", False)
+    assert_batch_agrees(frames + [frames[0][:-2]] + frames)
+
+
+@settings(max_examples=600, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(batch=st.lists(st.tuples(
+    st.sampled_from(range(8)), changes), min_size=2, max_size=12),
+       now_offset=now_offsets)
+def test_generated_and_mutated_batches(batch, now_offset):
+    ts = some_time()
+    kinds = [
+        slave_frame("STATS", stats_data()),
+        slave_frame("BUILD", ["numpy", "1.26.4"]),
+        slave_frame("SEND", "numpy-1.26.4-cp311-cp311-linux_armv7l.whl"),
+        slave_frame("DONE", cbor2.CBORTag(p.TAG_NODATA, None)),
+        slave_frame("SLEEP", False),
+        slave_frame("SEND", "y" * 300),
+        cbor2.dumps("HELLO"),
+        bytes.fromhex(STATUS[0]["hex"]),
+    ]
+    frames = [mutated(kinds[kind], change) for kind, change in batch]
+    now = None if now_offset is None else \
+        ts + dt.timedelta(seconds=now_offset)
+    assert_batch_agrees(frames, now)
