@@ -767,6 +767,14 @@ def _decoders_start_afresh():
         decoder.fp = io.BytesIO(b"\xd8\x1d\x00")  # 29(0): that 1
     except Exception:  # pragma: no cover
         return False
+    return _refuses_next(decoder)
+
+
+def _refuses_next(decoder):
+    """
+    Whether cbor2 refuses the item *decoder* reads next (a reference to a
+    value it must not know): True for a :exc:`cbor2.CBORDecodeError`.
+    """
     try:
         decoder.decode()
     except cbor2.CBORDecodeError:
@@ -903,13 +911,7 @@ def _sequences_start_afresh():
             return False  # pragma: no cover
     except Exception:  # pragma: no cover
         return False
-    try:
-        decoder.decode()
-    except cbor2.CBORDecodeError:
-        return True
-    except Exception:  # pragma: no cover
-        return False
-    return False  # pragma: no cover
+    return _refuses_next(decoder)
 
 
 # cbor2 6: a batch of frames is decoded as one CBOR sequence; cbor2 5 keeps
