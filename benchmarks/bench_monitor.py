@@ -235,15 +235,18 @@ class Probe:
         drain = monitor.drain
         draw = loop.draw_screen
 
-        #: the longest drain, refresh and draw, in seconds
+        #: the longest drain, refresh and draw, and the time in refreshes
+        #: and draws altogether, in seconds
         self.longest = {"drain": 0.0, "refresh": 0.0, "draw": 0.0}
+        self.spent = {"refresh": 0.0, "draw": 0.0}
         refresh = monitor._refresh
 
         def probed_refresh():
             before = time.perf_counter()
             refresh()
-            self.longest["refresh"] = max(self.longest["refresh"],
-                                          time.perf_counter() - before)
+            took = time.perf_counter() - before
+            self.longest["refresh"] = max(self.longest["refresh"], took)
+            self.spent["refresh"] += took
 
         monitor._refresh = probed_refresh
 
@@ -271,6 +274,7 @@ class Probe:
             draw()
             now = time.monotonic()
             self.longest["draw"] = max(self.longest["draw"], now - start)
+            self.spent["draw"] += now - start
             if loop.draws != before:
                 self.draw_times.append(now)
             if (self.t_drawn is None and self.t_consumed is not None
@@ -419,7 +423,7 @@ def role_monitor(args):
         link_ups=probe.link_events["up"], link_downs=probe.link_events["down"],
         drains=probe.drains[:: max(len(probe.drains) // 2000, 1)],
         gc_pauses=probe.gc_pauses, gc_full=probe.gc_full,
-        longest=probe.longest,
+        longest=probe.longest, spent=probe.spent,
         cpu=cpu1 - cpu0, peak_rss_kb=peak_rss_kb(),
         max_history=max((len(s.history) for s in farm.slaves.values()),
                         default=0),
@@ -1023,6 +1027,7 @@ def stream_row(mon, floor):
         "gc_pauses": mon.get("gc_pauses"),
         "gc_full": mon.get("gc_full"),
         "longest": mon.get("longest"),
+        "spent": mon.get("spent"),
         "bad": mon["bad_frames"], "link_downs": mon["link_downs"],
         "link_ups": mon["link_ups"],
     }
@@ -1172,6 +1177,12 @@ def print_report(results, opts):
             w("  longest             " + ", ".join(
                 f"{name} {took * 1000:.1f} ms"
                 for name, took in s["longest"].items()))
+        if s.get("spent") and s.get("elapsed"):
+            w("  screen              " + ", ".join(
+                f"{name} {took:.2f} s ({100 * took / s['elapsed']:.1f} %)"
+                for name, took in s["spent"].items())
+              + " of the time the stream took to read (the probe's until "
+              "the end of the run)")
         w(f"  peak RSS            {s['peak_rss_mb']:>10.1f} MB")
         w("")
     idle = results.get("idle")
