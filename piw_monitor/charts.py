@@ -136,15 +136,21 @@ def chart(values, show, *, width=20, lo=None, hi=None, span=None):
     One chart line: the sparkline of *values*, then the least and the
     greatest known value (each formatted by *show*), the time *span* in
     seconds, and the trend, as in ``▁▂▄▇█ 35%..92% over 4 min, rising ↗``.
-    A series with no known value says ``no figures yet``.
+    When they differ by less than *show* can tell (16.71 and 16.74 GB both
+    show as ``16.7 GB``), one figure is given, marked as approximate:
+    ``~16.7 GB``. A series with no known value says ``no figures yet``.
     """
     known = [v for v in values if _known(v)]
     if not known:
         return "no figures yet"
     line = sparkline(values, width, lo, hi)
-    low, high = min(known), max(known)
-    text = f"{line} {show(low)}" if low == high else \
-        f"{line} {show(low)}..{show(high)}"
+    low, high = show(min(known)), show(max(known))
+    if min(known) == max(known):
+        text = f"{line} {low}"
+    elif low == high:
+        text = f"{line} ~{low}"
+    else:
+        text = f"{line} {low}..{high}"
     words = span_words(span)
     if words:
         text += f" {words}"

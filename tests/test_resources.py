@@ -17,6 +17,7 @@ from piw_monitor.pressure import (
     HISTORY, History, Thresholds, about, figures, outlook, outlook_words,
     parse_thresholds,
 )
+from piw_monitor.ui import format as fmt
 from piw_monitor.ui.details import master_details, slave_details
 from piw_monitor.ui.widgets import Layout
 
@@ -195,6 +196,18 @@ def test_sparkline_of_empty_flat_gappy_and_out_of_range_series():
         "\u2581 \u2588"
     assert charts.sparkline([float("nan"), float("inf"), 1.0], 5) == \
         "  \u2584"
+
+
+def test_a_range_finer_than_its_figures_is_one_approximate_figure():
+    # disk free moving by 40 MB: both ends read 16.7 GB
+    size = fmt.size
+    text = charts.chart([16.74e9, 16.72e9, 16.70e9], size, width=3,
+                        span=240)
+    assert " ~16.7 GB over 4 min, falling" in text
+    assert ".." not in text
+    # a range the figures can tell, and a flat series, are as ever
+    assert " 16.7 GB..16.9 GB," in charts.chart([16.7e9, 16.9e9], size)
+    assert " 16.7 GB," in charts.chart([16.7e9, 16.7e9], size)
 
 
 def test_a_long_series_is_fitted_to_the_width():
