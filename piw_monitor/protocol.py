@@ -701,13 +701,14 @@ WIRE_TAGS = (TAG_DATETIME, TAG_TIMEDELTA, TAG_NODATA)
 #: a millisecond and is refused by the checks afterwards.
 REFUSED_TAGS = frozenset({4, 5, 30, 35, 36})
 
-#: Frames up to this size (bytes) are decoded without the refusal of
-#: :data:`REFUSED_TAGS`: there the costly tags cost a quarter of a
-#: millisecond at most (a regular expression; the cost grows with the size,
-#: for some with its square), and cbor2 6 makes every frame decoded with
-#: tag decoders of its own 0.3 us slower (15 %), so only larger frames pay
-#: for it: of a master's, its STATS and slave HELLOs (one in a hundred of a
-#: replay's frames), not the slaves' STATS and replies that make up the rest.
+#: Frames up to this size (bytes) decoded alone (:func:`decode_status`) are
+#: decoded without the refusal of :data:`REFUSED_TAGS`: there the costly
+#: tags cost a quarter of a millisecond at most (a regular expression; the
+#: cost grows with the size, for some with its square), and cbor2 6 makes
+#: every frame decoded with tag decoders of its own 0.3 us slower (15 %).
+#: Frames up to this size are also those :func:`decode_statuses` joins into
+#: one CBOR sequence, and there the refusal is always made: an item can run
+#: on from its frame into all those after it.
 SMALL_FRAME = 256
 
 
@@ -930,10 +931,15 @@ def decode_statuses(frames, now=None, max_size=MAX_FRAME_SIZE):
     one CBOR sequence (RFC 8742) with one decoder, which makes a decoder and
     a stream once per batch instead of once per frame; the position of the
     stream after each item proves that it ended exactly where its frame
-    does. A frame that fails anything here (cbor2 refuses it, or its item
-    ends before or after its frame's end) and every larger frame are
-    decoded alone by :func:`decode_status`, which says what is wrong.
+    does, and the costly tags of :data:`REFUSED_TAGS` are refused on sight
+    (an item that runs on past its frame reads the frames after it). A
+    frame that fails anything here (cbor2 refuses it, or its item ends
+    before or after its frame's end) and every larger frame are decoded
+    alone by :func:`decode_status`, which says what is wrong. (Should a
+    buffer's ``len`` not be its size in bytes, the frames after it fail
+    that check too, and are decoded alone: the results are the same.)
     """
+    frames = list(frames)
     if not _SEQUENCES or len(frames) < 2:
         return [decode_status(frame, now, max_size) for frame in frames]
     try:
@@ -956,7 +962,9 @@ def decode_statuses(frames, now=None, max_size=MAX_FRAME_SIZE):
             continue
         end += size
         if decoder is None:
-            decoder = cbor2.CBORDecoder(fp, **_LOADS_KW)
+            # costly tags refused: an item that runs on into the frames
+            # after its own can be as large as the whole batch
+            decoder = cbor2.CBORDecoder(fp, **_LOADS_LARGE_KW)
         try:
             msg = decoder.decode()
             whole = tell() == end and msg is not _BREAK_MARKER

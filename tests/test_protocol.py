@@ -1275,3 +1275,35 @@ def test_generated_and_mutated_batches(batch, now_offset):
     now = None if now_offset is None else \
         ts + dt.timedelta(seconds=now_offset)
     assert_batch_agrees(frames, now)
+
+
+def _best_of(call, repeat=3):
+    best = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        took = time.perf_counter() - start
+        best = took if best is None else min(best, took)
+    return best
+
+
+@pytest.mark.skipif(
+    "semantic_decoders" not in p._LOADS_PARAMS,
+    reason="batches are decoded frame by frame under cbor2 5")
+@pytest.mark.parametrize("tag", [4, 5])
+def test_no_item_running_on_through_a_batch_is_expensive(tag):
+    # an item may run on from its small frame through every frame after
+    # it: the costly tags are refused there too, or a 128 KB batch of small
+    # frames costs seconds (1.3 s for one such item, minutes for a batch of
+    # them, each claiming the rest: the review of the batches found it)
+    rest = 499 * p.SMALL_FRAME
+    head = bytes([0xc0 | tag, 0x82, 0x00, 0xc2, 0x5a]) + rest.to_bytes(4, "big")
+    first = head + b"\xff" * (p.SMALL_FRAME - len(head))
+    filler = bytes(range(256))[:p.SMALL_FRAME]
+    for frames in ([first] + [filler] * 499,
+                   [head + filler[len(head):]] * 100 + [filler] * 400):
+        alone = _best_of(lambda fs=frames: [p.decode_status(f) for f in fs])
+        together = _best_of(lambda fs=frames: p.decode_statuses(fs))
+        assert all(isinstance(e, p.BadFrame)
+                   for e in p.decode_statuses(frames))
+        assert together <= 20 * alone + 0.01, (together, alone)

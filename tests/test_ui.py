@@ -4,6 +4,7 @@ and the 80x24 (or other) screen is read back, as a user would see it.
 """
 
 import datetime as dt
+import re
 import subprocess
 import sys
 
@@ -460,6 +461,24 @@ def test_master_has_a_row_of_its_own_at_the_top(h):
     assert "vm" in screen[3] and "Running; 7 builds pending" in screen[3]
     h.press("home", "k")
     assert "no slave selected" in h.screen()[-2]
+
+
+def test_the_headers_up_time_and_the_master_rows_agree_between_ticks(h):
+    # news between two ticks redraws the header at its time: the master's
+    # row, whose up time is the same figure, is redrawn with it
+    farm_of(h, 2)
+    h.talk(60)
+    # the canvas drawn is kept, as a screen keeps it: urwid then draws an
+    # unchanged row from its cache
+    canvas = h.console.render(SIZE, focus=True)
+    for tenths in range(1, 20):
+        when = h.now + dt.timedelta(seconds=tenths / 10)
+        h.feed(p.SlaveBuild(1, when, "numpy", str(tenths)), now=when)
+        canvas = h.console.render(SIZE, focus=True)
+        screen = [line.decode("utf-8") for line in canvas.text]
+        header = re.search(r"up (\d\d:\d\d:\d\d)", screen[0]).group(1)
+        row = re.search(r"(\d\d:\d\d:\d\d)", screen[3]).group(1)
+        assert header == row, (tenths, screen[0], screen[3])
 
 
 def test_sort_cycles_columns_and_clicking_a_title_sorts(h):

@@ -148,6 +148,10 @@ class Console(urwid.WidgetWrap):
             self.slave_list.tick()
         if tick or changes:
             self.header.update()
+            if not tick:
+                # the header's up time is the master's at *now*: its row in
+                # the list says the same, not what it said at the last tick
+                self.slave_list.master_row._invalidate()
         if self.show_details:
             self.details.update()
         if self.show_log:

@@ -202,7 +202,8 @@ def _time_cell(text):
     """
     The bytes (in the screen's encoding) of the timer *text* right-aligned
     in a time column, as ``fmt.fit`` cuts and pads it; None when the cell
-    is not plain (see :func:`_plain`).
+    is not plain (see :func:`_plain`) or needs a character set shift there
+    (the lower-bound mark off UTF-8, drawn from DEC graphics).
     """
     if len(text) <= Layout.TIME and text.isascii() and text.isprintable():
         # the common case: printable ASCII is the same bytes in every
@@ -335,6 +336,11 @@ def _encode(text):
     return data
 
 
+#: Ticks in a row that change none of a slave row's texts after which it
+#: is redrawn all the same (see :meth:`SlaveRow.ticked`).
+STILL_TICKS = 60
+
+
 class SlaveRow(ListRow):
     """
     One row of the slave list; it draws itself from its slave's record.
@@ -353,6 +359,8 @@ class SlaveRow(ListRow):
         self._clock = (None, None)
         #: what the clock decided in the row last drawn
         self._shown = None
+        #: ticks in a row that changed none of its texts
+        self._still = 0
 
     def _clocked(self):
         """
@@ -379,12 +387,20 @@ class SlaveRow(ListRow):
     def ticked(self):
         """
         The clock moved: invalidate the row if any of its texts changed
-        (a timer showing days and minutes changes once a minute). Returns
-        True when it did.
+        (a timer showing days and minutes changes once a minute), or after
+        :data:`STILL_TICKS` ticks that changed none. Returns True when it
+        did.
         """
         clock = self._clocked()
         if clock == self._shown:
-            return False
+            self._still += 1
+            if self._still < STILL_TICKS:
+                return False
+            # a minute of ticks that changed nothing (timers showing
+            # minutes, or frozen with a lost master): redrawn all the same,
+            # which takes a row scrolled away off the list of rows on
+            # screen (urwid draws one on screen from its cache, unasked)
+        self._still = 0
         self._invalidate()
         self._clock = (self.view.now, clock)
         return True
@@ -830,8 +846,8 @@ class SlaveList(urwid.WidgetWrap):
             if slave is None:
                 row._invalidate()
             elif rows.get(slave.slave_id) is row and not row.ticked():
-                # not redrawn, but still on screen: the next tick looks
-                # at it again
+                # not redrawn: on screen still, or scrolled away (see
+                # SlaveRow.ticked); the next tick looks at it again
                 self.view.drawn.add(row)
         # only the state moves with the clock alone (late, silent); up and
         # task times all grow alike, and a new task arrives as a change
