@@ -12,7 +12,7 @@ import pytest
 import urwid
 
 from piw_monitor import protocol as p
-from piw_monitor.ui import widgets
+from piw_monitor.ui import measure, symbols, widgets
 
 from .test_ui import (
     T0, Harness, farm_of, master_hello, master_stats, slave_hello,
@@ -137,6 +137,41 @@ def test_ticks_draw_what_a_full_layout_draws(monkeypatch, size):
     t.tick(1)
     t.check(size)
     assert t.spliced > 20
+
+
+@pytest.fixture(params=["ascii", "latin-1", "euc-jp"])
+def narrow_terminal(request):
+    """urwid drawing for a terminal that is not UTF-8, as setup_charset sets it."""
+    urwid.set_encoding(request.param)
+    urwid.util.set_ascii_fallbacks(symbols.FALLBACKS)
+    symbols.use_ascii(True)
+    try:
+        yield request.param
+    finally:
+        urwid.set_encoding("utf-8")
+        symbols.use_ascii(False)
+
+
+@pytest.mark.parametrize("size", [(50, 16), (80, 24), WIDE])
+def test_labels_off_utf8_draw_aligned_and_as_a_full_layout(
+        monkeypatch, narrow_terminal, size):
+    # a label starting with a combining mark once made its row a column
+    # wider than the screen off UTF-8: its "?" takes the column the mark
+    # does not (urwid's CanvasError, a crash)
+    t = Twins(monkeypatch)
+    t.feed(master_hello(), master_stats())
+    for sid, label in enumerate(LABELS, 1):
+        t.feed(slave_hello(sid, label), p.SlaveSleep(sid, T0, False))
+    t.check(size)
+    for _ in range(3):
+        t.tick(1)
+        t.check(size)
+    lines = [line for line in t.fast.screen(size) if "cp311" in line]
+    assert len(lines) == len(LABELS)
+    # every row's ABI and up time in the same columns
+    for cell in ("cp311", "00:00:03"):
+        assert len({measure.width(line[:line.index(cell)])
+                    for line in lines}) == 1, (cell, lines)
 
 
 def test_timers_past_100_hours_draw_what_a_full_layout_draws(monkeypatch):

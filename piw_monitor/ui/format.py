@@ -60,16 +60,18 @@ def fit(text, width, align="left"):
     """
     *text* made safe (see :func:`~piw_monitor.sanitize.printable`) and cut
     or padded to a str of exactly *width* terminal columns, measured as
-    urwid's canvas measures a whole line (:func:`.measure.width`); cut text
-    ends in an ellipsis. *align* is ``"left"`` or ``"right"``.
+    urwid's canvas measures a whole line (:func:`.measure.width`), as the
+    terminal draws it (:func:`.measure.drawable`); cut text ends in an
+    ellipsis. *align* is ``"left"`` or ``"right"``.
     """
     if width <= 0:
         return ""
-    text = printable(text)
+    text = measure.drawable(printable(text))
     used = measure.width(text)
     if used > width:
-        pos = measure.cut(text, width, tail=ELLIPSIS)[0]
-        text = text[:pos] + ELLIPSIS
+        tail = measure.drawable(ELLIPSIS)
+        pos = measure.cut(text, width, tail=tail)[0]
+        text = text[:pos] + tail
         used = measure.width(text)
     pad = " " * (width - used)
     return pad + text if align == "right" else text + pad

@@ -39,8 +39,8 @@ from urwid.text_layout import CanNotDisplayText, get_ellipsis_string
 from urwid.util import get_encoding
 
 __all__ = [
-    "width", "cut", "MeasuredLayout", "LAYOUT", "text", "line_box",
-    "MeasuredOverlay",
+    "width", "cut", "MeasuredLayout", "LAYOUT", "drawable", "MeasuredText",
+    "text", "line_box", "MeasuredOverlay",
 ]
 
 
@@ -110,7 +110,10 @@ class MeasuredLayout(urwid.StandardTextLayout):
 
     def calculate_text_segments(self, text, width, wrap):
         segs = super().calculate_text_segments(text, width, wrap)
-        if not isinstance(text, str) or text.isascii():
+        if not isinstance(text, str) or text.isascii() and \
+                urwid.util.get_encoding_mode() == "utf8":
+            # (off UTF-8, even an ASCII line may end in an ellipsis that
+            # is written wider than urwid claims: see _fits)
             return segs
         # a line that clip or ellipsis left whole was measured whole
         whole = wrap in ("clip", "ellipsis") and "\t" not in text
@@ -128,7 +131,10 @@ class MeasuredLayout(urwid.StandardTextLayout):
                 if isinstance(seg[2], int):
                     parts.append(text[seg[1]:seg[2]])
                 else:
-                    # an ellipsis: the text before it was cut by the sum
+                    # an ellipsis: the text before it was cut by the sum,
+                    # and off UTF-8 it may be written wider than it claims
+                    if calc_width(seg[2], 0, len(seg[2])) != seg[0]:
+                        return False
                     whole = False
                     parts.append(seg[2].decode(get_encoding()))
             else:
@@ -157,7 +163,7 @@ class MeasuredLayout(urwid.StandardTextLayout):
             pos, used = cut(text, cols, start, end)
             if pos == end or wrap == "clip":
                 return [self._piece(start, pos, used)]
-            tail = get_ellipsis_string(get_encoding())
+            tail = drawable(get_ellipsis_string(get_encoding()))
             pos, used = cut(text, cols, start, end, tail)
             if pos == start:
                 # not one cluster fits beside the ellipsis: the ellipsis alone
@@ -204,14 +210,79 @@ class MeasuredLayout(urwid.StandardTextLayout):
 LAYOUT = MeasuredLayout()
 
 
+# (encoding, character) -> what urwid writes for it there, as a str
+_DRAWN = {}
+
+
+def drawable(text):
+    """
+    *text* (a str) as a terminal that is not UTF-8 shows it: each character
+    its encoding cannot take, and that urwid does not draw from the
+    terminal's line-drawing set, becomes what urwid writes in its place
+    (its ASCII stand-in, else ``?``), which is what it measures then; one
+    it writes in another width than it measures becomes as many ``?``
+    as columns it takes. On UTF-8, *text* itself.
+
+    Without it a character and what is written for it differ in width: a
+    combining mark measures no column, its ``?`` takes one, and a row
+    holding one is wider than the screen (urwid's ``CanvasError``).
+    """
+    if text.isascii() or urwid.util.get_encoding_mode() == "utf8":
+        return text
+    encoding = get_encoding()
+    out = []
+    for char in text:
+        if char.isascii():
+            out.append(char)
+            continue
+        key = (encoding, char)
+        drawn = _DRAWN.get(key)
+        if drawn is None:
+            data, charsets = urwid.util.apply_target_encoding(char)
+            if any(cs is not None for cs, _n in charsets):
+                drawn = char
+            else:
+                drawn = data.decode(encoding, "replace")
+                cols = calc_width(data, 0, len(data))
+                if drawn == char and cols != width(char):
+                    # written in another width than it measures (an
+                    # ellipsis in a double-byte encoding takes two)
+                    drawn = "?" * cols
+            _DRAWN[key] = drawn
+        out.append(drawn)
+    return "".join(out)
+
+
+def _drawable_markup(markup):
+    if isinstance(markup, str):
+        return drawable(markup)
+    if isinstance(markup, tuple):
+        return (markup[0], _drawable_markup(markup[1]))
+    if isinstance(markup, list):
+        return [_drawable_markup(part) for part in markup]
+    return markup
+
+
+class MeasuredText(urwid.Text):
+    """
+    A :class:`urwid.Text` laid out with :data:`LAYOUT`, whose text is
+    :func:`drawable` on a terminal that is not UTF-8.
+    """
+
+    def set_text(self, markup):
+        if urwid.util.get_encoding_mode() != "utf8":
+            markup = _drawable_markup(markup)
+        super().set_text(markup)
+
+
 def text(markup, **kwargs):
-    """A :class:`urwid.Text` of *markup* laid out with :data:`LAYOUT`."""
-    return urwid.Text(markup, layout=LAYOUT, **kwargs)
+    """A :class:`MeasuredText` of *markup* (see :data:`LAYOUT`)."""
+    return MeasuredText(markup, layout=LAYOUT, **kwargs)
 
 
 def line_box(widget, title):
     """A :class:`urwid.LineBox` whose *title* is laid out with :data:`LAYOUT`."""
-    box = urwid.LineBox(widget, title=title)
+    box = urwid.LineBox(widget, title=drawable(title))
     title_widget = box.title_widget
     title_widget.set_layout(title_widget.align, title_widget.wrap, LAYOUT)
     return box
