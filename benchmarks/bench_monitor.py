@@ -286,7 +286,6 @@ class Probe:
         monitor.drain = probed_drain
         loop.draw_screen = probed_draw
 
-        # the garbage collector's pauses, by generation: [count, longest s]
         # generation -> [runs, longest pause (s), unreachable objects freed]
         self.gc_pauses = {0: [0, 0.0, 0], 1: [0, 0.0, 0], 2: [0, 0.0, 0]}
         self.gc_full = []   # each full collection's pause, ms

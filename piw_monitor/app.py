@@ -295,17 +295,17 @@ class Monitor:
         the traceback of where it happened; :exc:`Signalled` and
         :exc:`urwid.InputClosedError` (the terminal went away) go through.
         """
-        if self._settle:
-            # what start-up made lives as long as the monitor
-            gc.freeze()
-            self._settled_at = time.monotonic()
-        for fd in self.link.fds():
-            self.loop.watch_file(fd, _guarded(self.drain))
-        # drain once after registering: frames queued before the watch was
-        # set up raise no new edge
-        self._alarm(0, self.drain)
-        self._schedule_tick()
         try:
+            if self._settle:
+                # what start-up made lives as long as the monitor
+                gc.freeze()
+                self._settled_at = time.monotonic()
+            for fd in self.link.fds():
+                self.loop.watch_file(fd, _guarded(self.drain))
+            # drain once after registering: frames queued before the watch
+            # was set up raise no new edge
+            self._alarm(0, self.drain)
+            self._schedule_tick()
             self.loop.run()
         except _Crashed as crash:
             error = crash.error

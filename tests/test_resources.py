@@ -9,6 +9,8 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from piw_monitor import charts, cli, headless
 from piw_monitor import protocol as p
@@ -399,3 +401,22 @@ def test_the_charts_show_below_the_list_on_an_80_column_terminal():
     assert "Pressure" in text
     for chart in ("memory", "swap", "disk free", "load"):
         assert f"  {chart} " in text, (chart, text)
+
+
+_sizes = st.one_of(st.just(0), st.integers(-5, 5), st.integers(0, 2 ** 40),
+                   st.just(2 ** 62))
+_floats = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(sizes=st.tuples(*[_sizes] * 6), load=_floats, temp=_floats,
+       limits=st.sampled_from([Thresholds(), Thresholds(
+           memory=(1.0, 2.0, 3.0), swap=(0.0, 0.0, 0.0),
+           disk=(100.0, 99.0, 98.0), load=(0.1, 0.2, 0.3),
+           temp=(0.0, 1.0, 2.0))]))
+def test_judging_a_report_flags_what_its_figures_flag(sizes, load, temp,
+                                                       limits):
+    # the model judges each STATS straight from the report; the figures
+    # the screens show must say the same
+    stats = p.SlaveStats(1, T0, T0, *sizes, load, temp)
+    assert limits.judge(stats) == limits.flags(figures(stats))
