@@ -49,7 +49,11 @@ HANG_BOUND = (link_module.HEARTBEAT_TIMEOUT + link_module.HEARTBEAT_IVL) / 1000 
 #: link's recovery delay, the one-second tick that applies it, a margin.
 RECOVER_BOUND = link_module.RECOVER_DELAY.total_seconds() + 1 + 3
 
-SILENT_SINCE = re.compile(r"silent since (\d\d:\d\d:\d\d) \(([^)]*)\)")
+# the reason in brackets, up to what the link found out about the cause
+# (": nothing listens on ..."), which may come at once and be cut at the
+# screen's edge
+SILENT_SINCE = re.compile(
+    r"silent since (\d\d:\d\d:\d\d) \(([^):\u2026]*)[):\u2026]")
 
 
 def utcnow():
