@@ -317,7 +317,10 @@ def test_killed_master_goes_stale_then_restarted_master_replaces_it(
     took = time.monotonic() - start
     why = assert_silent_since(term, (before, dt.datetime.now(dt.timezone.utc)))
     assert why == "connection lost"
-    term.wait_for("Lost the connection to the master")
+    # the status line says so, or at once why (the more precise news wins)
+    term.wait_for(lambda t: "Lost the connection to the master" in t.text
+                  or "Cannot reach the master: nothing listens" in t.text,
+                  what="the status line's news of the lost connection")
     # the rows stay, as the last known picture, drawn as stale (the selected
     # row keeps its highlight)
     selected = [label for label in labels if not stale(term, label)]
