@@ -45,7 +45,7 @@ from .model import Farm
 from .ui.console import Console
 from .ui.palette import PALETTE
 
-__all__ = ["main", "Monitor", "refresh_delay", "utcnow"]
+__all__ = ["main", "Monitor", "refresh_delay", "terminfo_has_colours", "utcnow"]
 
 #: Frames handled per wake-up before the loop gets a chance to serve keys and
 #: draw (500 frames are a few milliseconds of work: with 2000 the worst key
@@ -150,6 +150,26 @@ class CoalescingLoop(urwid.MainLoop):
             self.draw_cost = time.perf_counter() - start
 
 
+def terminfo_has_colours(term=None):
+    """
+    False when the terminfo entry of *term* (default: ``TERM``) says the
+    terminal has no colours (a ``vt100``); True when it has some, and when
+    there is no telling (no ``TERM``, no entry, no curses).
+    """
+    term = os.environ.get("TERM") if term is None else term
+    if not term:
+        return True
+    try:
+        import curses
+
+        # the terminal is not touched: the entry is only looked up
+        with open(os.devnull, "wb") as devnull:
+            curses.setupterm(term, devnull.fileno())
+        return curses.tigetnum("colors") > 0
+    except Exception:
+        return True
+
+
 class _Screen(urwid.display.raw.Screen):
     """
     The raw screen with Ctrl-C unmapped from SIGINT (it is the Quit key)
@@ -170,6 +190,11 @@ class _Screen(urwid.display.raw.Screen):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._suspend_wanted = False
+        if self.colors > 1 and not terminfo_has_colours():
+            # urwid counts 16 colours for a terminal it does not know by
+            # name, and lets its terminfo entry raise that count, never
+            # lower it: a vt100 was sent colours it cannot show
+            self.set_terminal_properties(colors=1)
 
     def _start(self, *args, **kwargs):
         super()._start(*args, **kwargs)

@@ -186,6 +186,34 @@ def test_nothing_blinks_on_the_linux_console(run_monitor):  # noqa: F811
     assert term.wait_exit() == 0
 
 
+def _colour_params(raw):
+    """
+    The colour parameters of *raw*'s SGRs: 30-38, 40-48, 90-97 and 100-107
+    (39 and 49, the terminal's own colours, are none).
+    """
+    for match in re.finditer(rb"\x1b\[([0-9;]*)m", raw):
+        for param in match.group(1).split(b";"):
+            if param.isdigit() and int(param) not in (39, 49) and (
+                    30 <= int(param) <= 48 or 90 <= int(param) <= 107):
+                yield param
+
+
+@pytest.mark.parametrize("term_type, coloured", [
+    ("vt100", False), ("xterm", True), ("xterm-256color", True)])
+def test_colours_only_for_a_terminal_that_has_them(
+        run_monitor, term_type, coloured):  # noqa: F811
+    # a vt100's terminfo entry has no colours: the selection and the
+    # focused button are then in reverse video, as with NO_COLOR
+    term = run_monitor(args=["--demo"], env={"TERM": term_type})
+    term.wait_for(lambda t: len(slave_rows(t)) >= 3, what="demo slaves")
+    term.settle()
+    assert bool(set(_colour_params(bytes(term.raw)))) == coloured
+    if not coloured:
+        assert re.search(rb"\x1b\[[0-9;]*\b7[;m]", bytes(term.raw))
+    term.key("q")
+    assert term.wait_exit() == 0
+
+
 def _bash(tmp_path):
     return Terminal(argv=["bash", "--norc", "--noprofile", "-i"],
                     env={"PS1": "$ ", "HOME": str(tmp_path),
