@@ -612,7 +612,7 @@ def run(args):
             try:
                 demo.start()  # returns once bound: no need to wait for ready
             except DemoError as exc:
-                print(f"piw-monitor: error: {exc}", file=sys.stderr)
+                cli.report_error(exc, check=args.check)
                 return 3 if args.check else 2
         if ssh is not None:
             from .tunnel import Tunnel, TunnelError
@@ -622,7 +622,7 @@ def run(args):
                                 None if read_only else control_queue)
                 tunnel.start()
             except (TunnelError, ValueError) as exc:
-                print(f"piw-monitor: error: {exc}", file=sys.stderr)
+                cli.report_error(exc, check=args.check)
                 return 3 if args.check else 2
             status_queue, control_queue = (
                 tunnel.status_queue, tunnel.control_queue)
@@ -632,7 +632,7 @@ def run(args):
         try:
             link.open()
         except LinkError as exc:
-            print(f"piw-monitor: error: {exc}", file=sys.stderr)
+            cli.report_error(exc, check=args.check)
             # a monitoring probe that cannot even start says UNKNOWN
             return 3 if args.check else 2
         if args.json or args.check:

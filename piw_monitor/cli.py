@@ -56,7 +56,7 @@ from .protocol import MAX_FRAME_SIZE
 __all__ = [
     "CONFIG_FILES", "FILE_KEYS", "MAX_CONFIG_SIZE", "DEFAULT_STATUS_QUEUE",
     "DEFAULT_CONTROL_QUEUE", "DESCRIPTION", "check_address", "make_parser",
-    "parse_args",
+    "parse_args", "report_error",
 ]
 
 #: The configuration files read, in this order, when they exist (the same
@@ -141,6 +141,20 @@ def _one_line(text):
     return "".join(
         c if c.isprintable() else (" " if c in "\n\r\t" else repr(c)[1:-1])
         for c in text)
+
+
+def report_error(message, *, check=False):
+    """
+    Say the error *message*: one line, ``piw-monitor: error: ...``, on
+    standard error; for a ``--check`` probe (*check*) also ``UNKNOWN -
+    ...`` on standard output, the line a monitoring system reads.
+    """
+    line = _one_line(str(message))
+    if check:
+        sys.stdout.write(f"UNKNOWN - {line}\n")
+        sys.stdout.flush()
+    sys.stderr.write(f"piw-monitor: error: {line}\n")
+    sys.stderr.flush()
 
 
 def _check_host(host, connect):
@@ -430,7 +444,7 @@ class _Parser(configargparse.ArgumentParser):
 
     def error(self, message):
         """
-        Print one line, ``piw-monitor: error: ...``, and exit with
+        Say the error (see :func:`report_error`) and exit with
         :attr:`error_status`.
         """
         message = str(message)  # ConfigArgParse 1.5 passes an exception
@@ -441,8 +455,7 @@ class _Parser(configargparse.ArgumentParser):
             if path is not None:
                 message = (f"{path}: {match.group(1).lstrip('-')}: "
                            f"{match.group(2)}")
-        sys.stderr.write(f"{self.prog}: error: {_one_line(message)}\n")
-        sys.stderr.flush()
+        report_error(message, check=self.error_status == 3)
         raise SystemExit(self.error_status)
 
 

@@ -63,13 +63,18 @@ def run(args, home, cwd=None, timeout=60):
 
 
 def one_error_line(result, status=2):
-    """Check *result* failed the way a usage error must; return its line."""
+    """
+    Check *result* failed the way a usage error must; return its line. A
+    probe's (status 3, UNKNOWN) also says it on standard output, the line
+    a monitoring system reads.
+    """
     assert result.returncode == status, (result.returncode, result.stderr)
-    assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("piw-monitor: error: "), lines[0]
+    reason = lines[0][len("piw-monitor: error: "):]
+    assert result.stdout == (f"UNKNOWN - {reason}\n" if status == 3 else "")
     return lines[0]
 
 

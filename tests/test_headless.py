@@ -794,9 +794,11 @@ def test_check_a_paused_master(tmp_path, home):
 ])
 def test_bad_combinations(home, nobody, args, message):
     result = run([*queues(nobody), *args], home)
-    # a probe that cannot run is UNKNOWN, not CRITICAL
+    # a probe that cannot run is UNKNOWN, not CRITICAL, and says so on
+    # the line a monitoring system reads
     assert result.returncode == (3 if "--check" in args else 2)
-    assert result.stdout == ""
+    assert result.stdout == (f"UNKNOWN - {message}\n" if "--check" in args
+                             else "")
     assert result.stderr == f"piw-monitor: error: {message}\n"
 
 
