@@ -724,3 +724,16 @@ def test_ssh_from_a_file_and_read_only_skips_the_control_queue(
     line = one_error_line(run([], tmp_path))
     assert line == (f"piw-monitor: error: {path}, line 1: ssh: no value "
                     "(expected 'ssh = [USER@]HOST[:PORT]')")
+
+
+def test_an_error_is_one_line_and_a_probes_also_unknown_on_stdout(capsys):
+    # the app's own errors (a demo, a tunnel or sockets that cannot start)
+    # are said the same way as the parser's
+    cli.report_error("the sockets\ncould not be set up\x1b[2J")
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "piw-monitor: error: the sockets could not be set up\\x1b[2J\n"
+    cli.report_error(ValueError("no such host"), check=True)
+    out, err = capsys.readouterr()
+    assert out == "UNKNOWN - no such host\n"
+    assert err == "piw-monitor: error: no such host\n"
