@@ -150,11 +150,17 @@ def report_error(message, *, check=False):
     ...`` on standard output, the line a monitoring system reads.
     """
     line = _one_line(str(message))
-    if check:
-        sys.stdout.write(f"UNKNOWN - {line}\n")
-        sys.stdout.flush()
     sys.stderr.write(f"piw-monitor: error: {line}\n")
     sys.stderr.flush()
+    if check:
+        # closed, a broken pipe, a full disk or an encoding that cannot
+        # take the reason: the error line is said, and the exit status
+        # (3) tells the rest
+        try:
+            sys.stdout.write(f"UNKNOWN - {line}\n")
+            sys.stdout.flush()
+        except (OSError, ValueError, AttributeError, UnicodeError):
+            pass
 
 
 def _check_host(host, connect):
@@ -677,7 +683,9 @@ def parse_args(argv=None):
     ``--help`` and ``--version`` print and exit with status 0. Any mistake
     prints one line, ``piw-monitor: error: ...``, on stderr and raises
     ``SystemExit(2)``; ``SystemExit(3)`` with ``--check``, whose UNKNOWN
-    status a monitoring system expects for a probe that could not run.
+    status a monitoring system expects for a probe that could not run
+    (then ``UNKNOWN - ...`` is printed on stdout too: see
+    :func:`report_error`).
     """
     if argv is None:
         argv = sys.argv[1:]

@@ -737,3 +737,20 @@ def test_an_error_is_one_line_and_a_probes_also_unknown_on_stdout(capsys):
     out, err = capsys.readouterr()
     assert out == "UNKNOWN - no such host\n"
     assert err == "piw-monitor: error: no such host\n"
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_a_probe_that_cannot_even_write_its_unknown_line(tmp_path, stdout):
+    # stdout closed or a full disk: the error line on stderr and exit 3
+    # all the same, never a traceback (which would exit 1: WARNING)
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    redirect = ">&-" if stdout == "closed" else ">/dev/full"
+    if stdout == "full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    result = subprocess.run(
+        f"'{sys.executable}' -m piw_monitor --check --json {redirect}",
+        shell=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == (
+        "piw-monitor: error: --check and --json cannot be used together\n")
