@@ -150,13 +150,14 @@ class CoalescingLoop(urwid.MainLoop):
             self.draw_cost = time.perf_counter() - start
 
 
-def terminfo_has_colours(term=None):
+def terminfo_has_colours():
     """
-    False when the terminfo entry of *term* (default: ``TERM``) says the
-    terminal has no colours (a ``vt100``); True when it has some, and when
-    there is no telling (no ``TERM``, no entry, no curses).
+    False when the terminfo entry of ``TERM`` says the terminal has no
+    colours (a ``vt100``); True when it has some, and when there is no
+    telling (no ``TERM``, no entry, no curses). The stdlib's curses reads
+    one entry a process: this is for the process's own terminal.
     """
-    term = os.environ.get("TERM") if term is None else term
+    term = os.environ.get("TERM")
     if not term:
         return True
     try:
@@ -190,10 +191,14 @@ class _Screen(urwid.display.raw.Screen):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._suspend_wanted = False
-        if self.colors > 1 and not terminfo_has_colours():
+        forced = any(os.environ.get(name) for name in (
+            "FORCE_COLOR", "CLICOLOR_FORCE", "COLORTERM"))
+        if self.colors > 1 and not forced and not terminfo_has_colours():
             # urwid counts 16 colours for a terminal it does not know by
             # name, and lets its terminfo entry raise that count, never
-            # lower it: a vt100 was sent colours it cannot show
+            # lower it: a vt100 was sent colours it cannot show. What the
+            # user or the terminal says outright (FORCE_COLOR, COLORTERM)
+            # stands.
             self.set_terminal_properties(colors=1)
 
     def _start(self, *args, **kwargs):

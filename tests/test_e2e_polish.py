@@ -198,13 +198,20 @@ def _colour_params(raw):
                 yield param
 
 
-@pytest.mark.parametrize("term_type, coloured", [
-    ("vt100", False), ("xterm", True), ("xterm-256color", True)])
+@pytest.mark.parametrize("env, coloured", [
+    ({"TERM": "vt100"}, False), ({"TERM": "xterm"}, True),
+    ({"TERM": "xterm-256color"}, True),
+    ({"TERM": "vt100", "COLORTERM": "truecolor"}, True),
+    ({"TERM": "vt100", "FORCE_COLOR": "1"}, True)])
 def test_colours_only_for_a_terminal_that_has_them(
-        run_monitor, term_type, coloured):  # noqa: F811
+        run_monitor, env, coloured):  # noqa: F811
     # a vt100's terminfo entry has no colours: the selection and the
-    # focused button are then in reverse video, as with NO_COLOR
-    term = run_monitor(args=["--demo"], env={"TERM": term_type})
+    # focused button are then in reverse video, as with NO_COLOR; what the
+    # user or the terminal says outright stands
+    # nothing of the terminal the tests run in
+    quiet = {"COLORTERM": "", "FORCE_COLOR": "", "CLICOLOR_FORCE": "",
+             "NO_COLOR": "", "CLICOLOR": ""}
+    term = run_monitor(args=["--demo"], env={**quiet, **env})
     term.wait_for(lambda t: len(slave_rows(t)) >= 3, what="demo slaves")
     term.settle()
     assert bool(set(_colour_params(bytes(term.raw)))) == coloured

@@ -144,11 +144,13 @@ def narrow_terminal(request):
     """urwid drawing for a terminal that is not UTF-8, as setup_charset sets it."""
     urwid.set_encoding(request.param)
     urwid.util.set_ascii_fallbacks(symbols.FALLBACKS)
+    measure.forget_drawn()
     symbols.use_ascii(True)
     try:
         yield request.param
     finally:
         urwid.set_encoding("utf-8")
+        measure.forget_drawn()
         symbols.use_ascii(False)
 
 
@@ -289,3 +291,24 @@ def test_a_time_cell_is_what_fit_makes_of_it(text):
     # character set shift (the mark drawn from DEC graphics off UTF-8)
     assert got == data or got is None and (
         not widgets._plain(cell) or any(c is not None for c, _n in cs))
+
+
+def test_text_typed_or_wrapped_off_utf8_is_measured_as_written(
+        narrow_terminal):
+    # the filter's words name what was typed; a details value is wrapped
+    # as it will be written, so that no line is clipped
+    from piw_monitor.ui.details import ValueText
+
+    empty = widgets.EmptyRow()
+    empty.explain("\u03b1\u03b2", total=3)
+    for cols in (23, 40):
+        canvas = empty.render((cols,))
+        assert canvas.cols() == cols
+    value = ValueText("Zoe\u0308 Zoe\u0308 Zoe\u0308 Zoe\u0308 end")
+    lines = [line.decode(urwid.util.get_encoding()).rstrip()
+             for line in value.render((12,)).text]
+    assert lines[-1].endswith("end")
+    assert sum(line.count("Zoe") for line in lines) == 4, lines
+    # an ellipsis written wider than it measures is its ASCII stand-in
+    assert widgets.fmt.fit("buildslave-01", 8) in ("buildsl\u2026",
+                                                     "buildsl~", "buildsl?")

@@ -124,11 +124,14 @@ class ValueText(urwid.Widget):
         self.value = value
 
     def rows(self, size, focus=False):
-        return len(wrap(self.value, size[0]))
+        return len(wrap(measure.drawable(self.value), size[0]))
 
     def render(self, size, focus=False):
         (maxcol,) = size
-        return measure.text("\n".join(wrap(self.value, maxcol)),
+        # wrapped as it will be written (off UTF-8 a character may take
+        # another width than it measures), so that no line is clipped
+        return measure.text("\n".join(wrap(measure.drawable(self.value),
+                                            maxcol)),
                             wrap="clip").render((maxcol,))
 
 

@@ -39,8 +39,8 @@ from urwid.text_layout import CanNotDisplayText, get_ellipsis_string
 from urwid.util import get_encoding
 
 __all__ = [
-    "width", "cut", "MeasuredLayout", "LAYOUT", "drawable", "MeasuredText",
-    "text", "line_box", "MeasuredOverlay",
+    "width", "cut", "MeasuredLayout", "LAYOUT", "drawable", "forget_drawn",
+    "MeasuredText", "text", "line_box", "MeasuredOverlay",
 ]
 
 
@@ -210,8 +210,15 @@ class MeasuredLayout(urwid.StandardTextLayout):
 LAYOUT = MeasuredLayout()
 
 
-# (encoding, character) -> what urwid writes for it there, as a str
+# (encoding, character) -> what urwid writes for it there, as a str; at
+# most as many as there are characters, and forgotten when the encoding
+# or the stand-ins are set again (forget_drawn)
 _DRAWN = {}
+
+
+def forget_drawn():
+    """Forget what :func:`drawable` learnt: the stand-ins were set again."""
+    _DRAWN.clear()
 
 
 def drawable(text):
@@ -220,8 +227,10 @@ def drawable(text):
     its encoding cannot take, and that urwid does not draw from the
     terminal's line-drawing set, becomes what urwid writes in its place
     (its ASCII stand-in, else ``?``), which is what it measures then; one
-    it writes in another width than it measures becomes as many ``?``
-    as columns it takes. On UTF-8, *text* itself.
+    it writes in another width than it measures becomes its ASCII stand-in
+    (``~`` for the ellipsis), else as many ``?`` as columns it takes. On
+    UTF-8, *text* itself. What each character becomes is kept per
+    encoding and stand-in table (see :func:`forget_drawn`).
 
     Without it a character and what is written for it differ in width: a
     combining mark measures no column, its ``?`` takes one, and a row
@@ -246,8 +255,11 @@ def drawable(text):
                 cols = calc_width(data, 0, len(data))
                 if drawn == char and cols != width(char):
                     # written in another width than it measures (an
-                    # ellipsis in a double-byte encoding takes two)
-                    drawn = "?" * cols
+                    # ellipsis in a double-byte encoding takes two): its
+                    # ASCII stand-in where it has one, else "?"s
+                    stand_in = urwid.util.get_ascii_fallbacks().get(char)
+                    drawn = stand_in if stand_in and stand_in.isascii() \
+                        else "?" * cols
             _DRAWN[key] = drawn
         out.append(drawn)
     return "".join(out)

@@ -15,7 +15,7 @@ import os
 
 import urwid
 
-from . import symbols
+from . import measure, symbols
 
 __all__ = ["unusable", "locale_is_utf8", "setup_charset"]
 
@@ -87,5 +87,6 @@ def setup_charset(environ=None):
         # the interpreter's UTF-8, not the terminal's
         urwid.set_encoding("ascii")
     urwid.util.set_ascii_fallbacks(symbols.FALLBACKS)
+    measure.forget_drawn()
     symbols.use_ascii(True)
     return True

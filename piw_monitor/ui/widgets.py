@@ -741,13 +741,14 @@ class MasterRow(ListRow):
         return measure.text(markup, wrap="clip").render((maxcol,))
 
 
-class EmptyRow(urwid.Text):
+class EmptyRow(measure.MeasuredText):
     """Stands below the master's row while no slave is shown."""
 
     slave = None
     selected = False
 
     def __init__(self):
+        # measured as it is written: the filter it names was typed
         super().__init__("", layout=measure.LAYOUT)
         self.explain("")
 
