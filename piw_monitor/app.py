@@ -736,4 +736,11 @@ def main(argv=None):
         print("piw-monitor: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the screen is already restored here
-        return report_crash(exc)
+        status = report_crash(exc)
+        if args.check:
+            # a monitoring system reads 1 as WARNING: a probe that failed
+            # is UNKNOWN
+            cli.print_unknown(f"probe failed: unexpected error "
+                              f"({type(exc).__name__})")
+            return 3
+        return status

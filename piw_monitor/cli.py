@@ -56,7 +56,7 @@ from .protocol import MAX_FRAME_SIZE
 __all__ = [
     "CONFIG_FILES", "FILE_KEYS", "MAX_CONFIG_SIZE", "DEFAULT_STATUS_QUEUE",
     "DEFAULT_CONTROL_QUEUE", "DESCRIPTION", "check_address", "make_parser",
-    "parse_args", "report_error",
+    "parse_args", "print_unknown", "report_error",
 ]
 
 #: The configuration files read, in this order, when they exist (the same
@@ -153,14 +153,21 @@ def report_error(message, *, check=False):
     sys.stderr.write(f"piw-monitor: error: {line}\n")
     sys.stderr.flush()
     if check:
-        # closed, a broken pipe, a full disk or an encoding that cannot
-        # take the reason: the error line is said, and the exit status
-        # (3) tells the rest
-        try:
-            sys.stdout.write(f"UNKNOWN - {line}\n")
-            sys.stdout.flush()
-        except (OSError, ValueError, AttributeError, UnicodeError):
-            pass
+        print_unknown(line)
+
+
+def print_unknown(reason):
+    """
+    ``UNKNOWN - reason`` on standard output: the line a monitoring system
+    reads from a ``--check`` probe that could not run. Never raises: with
+    standard output closed, a broken pipe, a full disk or an encoding that
+    cannot take the reason, the exit status (3) tells the rest.
+    """
+    try:
+        sys.stdout.write(f"UNKNOWN - {_one_line(str(reason))}\n")
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError, UnicodeError):
+        pass
 
 
 def _check_host(host, connect):

@@ -754,3 +754,22 @@ def test_a_probe_that_cannot_even_write_its_unknown_line(tmp_path, stdout):
     assert result.returncode == 3, result.stderr
     assert result.stderr == (
         "piw-monitor: error: --check and --json cannot be used together\n")
+
+
+def test_a_probe_that_crashes_is_unknown(tmp_path, monkeypatch, capsys):
+    # an unexpected error before the probe runs: the crash line and its log
+    # as ever, and UNKNOWN (3) rather than 1, which reads as WARNING
+    from piw_monitor import app, link
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(link.MasterLink, "open", broken)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    status = app.main(["--check", "--status-queue", f"ipc://{tmp_path}/s",
+                       "--control-queue", f"ipc://{tmp_path}/c"])
+    out, err = capsys.readouterr()
+    assert status == 3
+    assert out == "UNKNOWN - probe failed: unexpected error (RuntimeError)\n"
+    assert err.startswith("piw-monitor: unexpected error: RuntimeError: boom")
+    assert list((tmp_path / "piw-monitor").glob("crash-*.log"))
