@@ -63,11 +63,13 @@ def wrap(value, width):
     # wider than the pane is broken at its own spaces, from a line of its own
     words = []
     for piece in pieces:
-        piece = _stand(piece)
+        # measured as it will be written (off UTF-8 a character may take
+        # another width than it measures), so that no line is clipped
+        piece = measure.drawable(_stand(piece))
         if _width(piece) <= width:
             words.append((piece, False))
         else:
-            words += [(_stand(word), i == 0)
+            words += [(measure.drawable(_stand(word)), i == 0)
                       for i, word in enumerate(piece.split(" "))]
     lines, line = [], ""
     for word, fresh in words:
@@ -124,14 +126,11 @@ class ValueText(urwid.Widget):
         self.value = value
 
     def rows(self, size, focus=False):
-        return len(wrap(measure.drawable(self.value), size[0]))
+        return len(wrap(self.value, size[0]))
 
     def render(self, size, focus=False):
         (maxcol,) = size
-        # wrapped as it will be written (off UTF-8 a character may take
-        # another width than it measures), so that no line is clipped
-        return measure.text("\n".join(wrap(measure.drawable(self.value),
-                                            maxcol)),
+        return measure.text("\n".join(wrap(self.value, maxcol)),
                             wrap="clip").render((maxcol,))
 
 
