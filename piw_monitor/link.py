@@ -757,6 +757,8 @@ class MasterLink:
             start = count
             frames = []
             keep = frames.append
+            # (place among the messages read, BadFrame): rare, kept apart
+            multipart = []
             while limit is None or count < limit:
                 try:
                     # a zmq.Frame says whether more parts follow without
@@ -769,12 +771,14 @@ class MasterLink:
                 if frame.more:
                     # 0MQ delivers a message whole: the rest is there
                     rest = self._sub.sock.recv_multipart(zmq.NOBLOCK)
-                    keep(protocol.BadFrame("multipart message", len(
-                        frame) + sum(len(part) for part in rest)))
+                    multipart.append((len(frames) + len(multipart),
+                                      protocol.BadFrame(
+                                          "multipart message", len(frame)
+                                          + sum(len(p) for p in rest))))
                     continue
                 keep(frame)
-            if frames:
-                self._decode(frames, now, max_frame, events)
+            if frames or multipart:
+                self._decode(frames, multipart, now, max_frame, events)
             self.frames_received += count - start
             self._read_monitors(events)
             if self._judge_due:
@@ -791,19 +795,16 @@ class MasterLink:
             if not readable:
                 return events
 
-    def _decode(self, frames, now, max_frame, events):
+    def _decode(self, frames, multipart, now, max_frame, events):
         """
-        Decode *frames* (``zmq.Frame`` objects, and the
-        :class:`~piw_monitor.protocol.BadFrame` of a multipart message in
-        its place) read at *now*, in one batch, onto *events*.
+        Decode *frames* (``zmq.Frame`` objects) read at *now*, in one batch,
+        onto *events*, with the :class:`~piw_monitor.protocol.BadFrame` of
+        each multipart message read among them put back in its place
+        (*multipart*: ``(place, BadFrame)`` pairs, in order).
         """
-        bad = [i for i, frame in enumerate(frames)
-               if type(frame) is protocol.BadFrame]
-        decoded = protocol.decode_statuses(
-            [frame for frame in frames if type(frame) is not
-             protocol.BadFrame] if bad else frames, now, max_frame)
-        for i in bad:
-            decoded.insert(i, frames[i])
+        decoded = protocol.decode_statuses(frames, now, max_frame)
+        for place, bad in multipart:
+            decoded.insert(place, bad)
         if self._hello_at is not None:
             hello = protocol.MasterHello
             if any(type(event) is hello for event in decoded):

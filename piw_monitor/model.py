@@ -1297,6 +1297,7 @@ class Farm:
         self._changes.master = True
         self._log(now, None, f"{m.trouble}; trying again in "
                   f"{ev.retry_in:.0f} s")
+
     def _link_problem(self, ev, now):
         m = self.master
         m.problem = ev if ev.cause else None

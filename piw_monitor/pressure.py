@@ -84,13 +84,15 @@ def figures(stats):
     used (%), disk free (%), load and temp (°C); a figure whose size is
     reported as zero (not measured, or no swap) is None.
     """
-    return {
-        "memory": _pct(stats.mem_size - stats.mem_free, stats.mem_size),
-        "swap": _pct(stats.swap_size - stats.swap_free, stats.swap_size),
-        "disk": _pct(stats.disk_free, stats.disk_size),
-        "load": float(stats.load_average),
-        "temp": float(stats.cpu_temp),
-    }
+    return dict(zip(RESOURCES, _values(stats), strict=True))
+
+
+def _values(stats):
+    # the figures of :func:`figures`, in the order of RESOURCES
+    return (_pct(stats.mem_size - stats.mem_free, stats.mem_size),
+            _pct(stats.swap_size - stats.swap_free, stats.swap_size),
+            _pct(stats.disk_free, stats.disk_size),
+            float(stats.load_average), float(stats.cpu_temp))
 
 
 def parse_thresholds(text, resource):
@@ -172,14 +174,7 @@ class Thresholds:
         same figures, without building their dict (the model judges every
         STATS as it comes).
         """
-        size = stats.mem_size
-        memory = 100.0 * (size - stats.mem_free) / size if size > 0 else None
-        size = stats.swap_size
-        swap = 100.0 * (size - stats.swap_free) / size if size > 0 else None
-        size = stats.disk_size
-        disk = 100.0 * stats.disk_free / size if size > 0 else None
-        return self._words(memory, swap, disk, float(stats.load_average),
-                           float(stats.cpu_temp))
+        return self._words(*_values(stats))
 
     def _words(self, memory, swap, disk, load, temp):
         words = []

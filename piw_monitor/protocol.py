@@ -865,8 +865,7 @@ def decode_status(frame, now=None, max_size=MAX_FRAME_SIZE):
         return BadFrame(str(exc), size)
     except Exception as exc:  # a bug here must not take the monitor down
         return BadFrame(f"undecodable ({type(exc).__name__})", size)
-    last, limit = _last_future
-    return _event(msg, limit if now is last else _future(now), size)
+    return _event(msg, _future(now), size)
 
 
 def _event(msg, limit, size):
@@ -907,7 +906,8 @@ def _sequences_start_afresh():
     """
     try:
         fp = io.BytesIO(b"\xd8\x1c\x01\xd8\x1d\x00\x01")  # 28(1) 29(0) 1
-        decoder = cbor2.CBORDecoder(fp, **_LOADS_KW)
+        # made as decode_statuses makes its decoder
+        decoder = cbor2.CBORDecoder(fp, **_LOADS_LARGE_KW)
         if decoder.decode() != 1 or fp.tell() != 3:
             return False  # pragma: no cover
     except Exception:  # pragma: no cover
