@@ -11,6 +11,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from urwid.testing import click
 
 from piw_monitor import charts, cli, headless
 from piw_monitor import protocol as p
@@ -24,7 +25,9 @@ from piw_monitor.ui.details import master_details, slave_details
 from piw_monitor.ui.widgets import Layout
 
 from .terminal import Terminal
-from .test_ui import T0, Harness, farm_of, master_hello, master_stats
+from .test_ui import (
+    T0, Harness, farm_of, master_hello, master_stats, slave_hello,
+)
 
 G = 10**9
 SEC = dt.timedelta(seconds=1)
@@ -259,14 +262,26 @@ def hungry_harness():
     return h
 
 
-@pytest.mark.parametrize("width, columns", [
-    (80, []), (100, ["Mem", "Swap"]), (110, ["Mem", "Swap", "Disk"]),
-    (120, ["Mem", "Swap", "Disk", "Temp"]),
-    (125, ["Mem", "Swap", "Disk", "Load", "Temp"]),
-    (160, ["Mem", "Swap", "Disk", "Load", "Temp"]),
+ALL_FIVE = ["Mem", "Swap", "Disk", "Load", "Temp"]
+
+
+@pytest.mark.parametrize("label, width, columns", [
+    # labels as short as "pi-01": the Label column takes its title's six
+    # cells, and the rest goes to the figures
+    (None, 80, []), (None, 90, ["Mem"]), (None, 95, ["Mem", "Swap"]),
+    (None, 100, ["Mem", "Swap", "Disk"]),
+    (None, 105, ["Mem", "Swap", "Disk", "Temp"]),
+    (None, 110, ALL_FIVE), (None, 160, ALL_FIVE),
+    # a label of 24 cells or more: the column takes a quarter of the room
+    ("x" * 30, 80, []), ("x" * 30, 100, ["Mem", "Swap"]),
+    ("x" * 30, 110, ["Mem", "Swap", "Disk"]),
+    ("x" * 30, 120, ["Mem", "Swap", "Disk", "Temp"]),
+    ("x" * 30, 125, ALL_FIVE), ("x" * 30, 160, ALL_FIVE),
 ])
-def test_resource_columns_at_several_widths(width, columns):
+def test_resource_columns_at_several_widths(label, width, columns):
     h = hungry_harness()
+    if label is not None:
+        h.feed(slave_hello(3, label), p.SlaveSleep(3, h.now, False))
     screen = h.screen((width, 12))
     titles = screen[2]
     shown = [t for t in ("Mem", "Swap", "Disk", "Load", "Temp")
@@ -283,7 +298,42 @@ def test_resource_columns_at_several_widths(width, columns):
     if "Temp" in columns:
         col = titles.index("Temp")
         assert row[col:col + 4] == "71\N{DEGREE SIGN}C"
-    assert len(Layout(width).columns()) == 7 + len(columns)
+    assert len(Layout(width, h.console.view.label_cells).columns()) \
+        == 7 + len(columns)
+
+
+def test_the_label_column_follows_the_widest_label():
+    h = hungry_harness()
+    width = 110
+    short = h.screen((width, 12))
+    assert short[2].split()[2:4] == [
+        "Label", "ABI\N{BLACK UP-POINTING SMALL TRIANGLE}"]
+    assert "Load" in short[2].split()
+    # a click on a title finds the column where it is drawn, and "s" goes
+    # through the columns shown
+    assert click(h.console, (width, 12), short[2].index("Load") + 1, 2)
+    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Load" in h.screen((width, 12))[2]
+    h.press("s", size=(width, 12))
+    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Temp" in h.screen((width, 12))[2]
+    h.console.sort_by("abi")
+    # a slave with a long label says HELLO: the column grows for it (up to
+    # a quarter of the room), and every row and the titles move with it
+    h.feed(slave_hello(3, "a-much-longer-label"),
+           p.SlaveSleep(3, h.now, False))
+    wide = h.screen((width, 12))
+    titles = wide[2]
+    abi = titles.index("ABI")
+    row = next(line for line in wide if " pi-01 " in line)
+    assert row[abi:abi + 4] == "cp31"
+    long_row = next(line for line in wide if " a-much-longer" in line)
+    assert long_row.index("a-much-longer") < abi
+    assert "Load" not in titles.split()
+    # and it shrinks back once that slave is gone
+    h.feed(p.SlaveDie(3, h.now), now=h.now)
+    h.tick(300)
+    again = h.screen((width, 12))
+    assert not any(" 3 a-much" in line for line in again)
+    assert again[2] == short[2]
 
 
 def test_resource_cells_are_coloured_by_level():

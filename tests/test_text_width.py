@@ -151,7 +151,8 @@ def check_every_view(texts, sizes=SIZES, typed=None):
             lines = check_screen(h, size, view)
             if view == "list" and size[0] >= MIN_COLS \
                     and size[1] >= MIN_ROWS:
-                cell = fit(shown, Layout.for_width(size[0]).label)
+                cell = fit(shown, Layout.for_width(
+                    size[0], h.console.view.label_cells).label)
                 assert any(f"1 {cell} " in line for line in lines), \
                     (size, cell, lines)
     # the filter line and its echo in the header: typed, so without the
@@ -179,7 +180,7 @@ def test_spacing_mark_label_is_drawn_whole_and_cut_by_urwid_measure():
     wide = check_screen(h, (200, 50), "list")
     assert any(f"1 {label} " in line for line in wide)
     narrow = check_screen(h, (80, 24), "list")
-    column = Layout.for_width(80).label
+    column = Layout.for_width(80, h.console.view.label_cells).label
     cell = "a\u102b" * ((column - 1) // 2) + "\N{HORIZONTAL ELLIPSIS}"
     assert any(f"1 {cell} " in line for line in narrow), (cell, narrow)
 

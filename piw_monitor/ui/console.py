@@ -89,7 +89,8 @@ class Console(urwid.WidgetWrap):
         self.header = MasterHeader(farm, self.view, status_queue)
         self.slave_list = SlaveList(farm, self.view)
         self.header.slave_list = self.slave_list
-        self.column_header = ColumnHeader(on_click=self.sort_by)
+        self.column_header = ColumnHeader(on_click=self.sort_by,
+                                          view=self.view)
         self.list_pane = urwid.Frame(self.slave_list,
                                      header=self.column_header)
         self.details = DetailsPane(farm, self.view, self.slave_list)
@@ -136,7 +137,8 @@ class Console(urwid.WidgetWrap):
         changes = self.farm.take_changes()
         if changes.master:
             self._note_connection()
-        self.slave_list.sync(changes)
+        if self.slave_list.sync(changes):
+            self.column_header._invalidate()
         self.log_view.collect(changes)
         if changes.left:
             self._note_left(changes.left)
@@ -308,7 +310,7 @@ class Console(urwid.WidgetWrap):
         """
         width = self.column_header.width
         shown = {name for name, _width in Layout.for_width(
-            width).columns()} if width else None
+            width, self.view.label_cells).columns()} if width else None
         names = [name for name, _title in COLUMNS
                  if shown is None or name in shown]
         current = self.slave_list.sort_column

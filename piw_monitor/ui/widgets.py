@@ -12,6 +12,7 @@ is not laid out again: its time cells are replaced in the line drawn last.
 
 from __future__ import annotations
 
+from collections import Counter
 
 import urwid
 
@@ -56,6 +57,9 @@ class View:
         self.stale = False
         #: rows drawn since the last tick: those on screen
         self.drawn = set()
+        #: the widest label of the master and its slaves, in terminal cells
+        #: (None: not measured; see :class:`Layout`)
+        self.label_cells = None
 
 
 #: The resource columns of the slave list: (name, title, width), in screen
@@ -78,7 +82,14 @@ _RESOURCE_OF = {"mem": "memory", "swap": "swap", "disk": "disk",
 
 
 class Layout:
-    """Column widths of the slave list for one screen width."""
+    """
+    Column widths of the slave list for one screen width, and for labels
+    of at most *label_cells* cells (None: not known). The Label column
+    takes what the widest label needs (and its title, with the sort mark
+    beside it), up to a quarter of the room the fixed columns leave, 8 to
+    24 cells: the rest goes to the resource columns and the task. Without
+    *label_cells* it takes that quarter.
+    """
 
     ID = 5
     ABI = 6
@@ -88,11 +99,15 @@ class Layout:
     #: the task column keeps at least this many cells: a resource column
     #: is only shown when the task keeps this much room beside it
     MIN_TASK = 36
+    #: the narrowest Label column: its title and the sort mark
+    MIN_LABEL = 6
 
-    def __init__(self, width):
+    def __init__(self, width, label_cells=None):
         self.width = width
         fixed = 2 + self.ID + self.ABI + 2 * self.TIME + 5 * self.GAP
         self.label = max(8, min(24, (width - fixed) // 4))
+        if label_cells is not None:
+            self.label = min(self.label, max(self.MIN_LABEL, label_cells))
         self.task = max(width - fixed - self.label, 0)
         widths = {name: w for name, _title, w in RESOURCE_COLUMNS}
         shown = set()
@@ -138,12 +153,13 @@ class Layout:
     _cache = {}
 
     @classmethod
-    def for_width(cls, width):
-        """The (cached) layout for *width* columns."""
+    def for_width(cls, width, label_cells=None):
+        """The (cached) layout for *width* columns and *label_cells*."""
+        key = (width, label_cells)
         try:
-            return cls._cache[width]
+            return cls._cache[key]
         except KeyError:
-            layout = cls._cache[width] = cls(width)
+            layout = cls._cache[key] = cls(width, label_cells)
             return layout
 
 
@@ -410,8 +426,8 @@ class SlaveRow(ListRow):
         # objects by identity first (a new STATS is a new object)
         slave = self.slave
         view = self.view
-        return (width, focus, self.selected, view.stale, state, words,
-                slave.slave_id, slave.label, slave.abi, slave.pressure,
+        return (width, view.label_cells, focus, self.selected, view.stale,
+                state, words, slave.slave_id, slave.label, slave.abi, slave.pressure,
                 slave.figures, slave.stats, view.farm.thresholds, SYM.marker)
 
     def markup(self, width, focus=False):
@@ -425,7 +441,7 @@ class SlaveRow(ListRow):
         """
         view = self.view
         slave = self.slave
-        layout = Layout.for_width(width)
+        layout = Layout.for_width(width, view.label_cells)
         flag = ""
         if slave.pressure:
             # first, so that a narrow column never cuts it off
@@ -631,9 +647,12 @@ def sort_key(column, now):
     return keys[column]
 
 
-def column_at(width, col):
-    """The name of the list column under screen column *col*, or None."""
-    layout = Layout.for_width(width)
+def column_at(width, col, label_cells=None):
+    """
+    The name of the list column under screen column *col*, or None, for
+    the :class:`Layout` of *width* and *label_cells*.
+    """
+    layout = Layout.for_width(width, label_cells)
     x = 0
     for name, w in layout.columns():
         if x <= col < x + w + layout.GAP:
@@ -652,12 +671,19 @@ class ColumnHeader(urwid.Widget):
 
     _sizing = frozenset([urwid.Sizing.FLOW])
 
-    def __init__(self, on_click=None):
+    def __init__(self, on_click=None, view=None):
         super().__init__()
         self.on_click = on_click
+        #: the :class:`View` whose label width the columns follow
+        self.view = view
         self.sort_column = "abi"
         self.reverse = False
         self.width = None
+
+    @property
+    def label_cells(self):
+        """The view's label width (see :class:`Layout`), None without one."""
+        return None if self.view is None else self.view.label_cells
 
     def set_sort(self, column, reverse):
         """Show that the list is sorted by *column* (descending: *reverse*)."""
@@ -671,7 +697,7 @@ class ColumnHeader(urwid.Widget):
         (maxcol,) = size
         #: the width last drawn at: which columns the list shows
         self.width = maxcol
-        layout = Layout.for_width(maxcol)
+        layout = Layout.for_width(maxcol, self.label_cells)
         mark = SYM.down if self.reverse else SYM.up
         names = dict(COLUMNS)
         titles = {}
@@ -695,7 +721,7 @@ class ColumnHeader(urwid.Widget):
         if self.on_click is None or not urwid.util.is_mouse_press(event) \
                 or button != 1:
             return False
-        column = column_at(size[0], col)
+        column = column_at(size[0], col, self.label_cells)
         if column is None:
             return False
         self.on_click(column)
@@ -720,7 +746,7 @@ class MasterRow(ListRow):
         if m.pending_known() and state in ("connected", "paused"):
             words += (f"; {sum(m.stats.builds_pending.values())} builds "
                       "pending")
-        layout = Layout.for_width(maxcol)
+        layout = Layout.for_width(maxcol, view.label_cells)
         left, task = layout.cells(
             SYM.master, "", m.label or "master", "",
             fmt.duration(m.up_time(now)),
@@ -792,11 +818,17 @@ class SlaveList(urwid.WidgetWrap):
         self.shown = 0
         urwid.connect_signal(self._walker, "modified", self._focus_moved)
         self._selected = None
+        # the label of each slave in the model (None: the master's) and
+        # its width in cells, and how many labels have each width: the
+        # Label column is as wide as the widest (see Layout)
+        self._labels = {}
+        self._label_widths = Counter()
         #: the id of a selected slave that left the rows (a replay removes
         #: every slave, then brings them back): selected again on its return
         self._want = None
         super().__init__(self._listbox)
         self._focus_moved()
+        self.measure_labels(farm.slaves, True)
 
     # --------------------------------------------------------------- queries
 
@@ -824,7 +856,11 @@ class SlaveList(urwid.WidgetWrap):
             or self.reverse
 
     def sync(self, changes):
-        """Bring the list up to date with the model's *changes*."""
+        """
+        Bring the list up to date with the model's *changes*. Returns True
+        when the columns moved (the widest label changed): the column
+        header must be drawn again too.
+        """
         if changes.order or (self._dynamic and changes.slaves):
             self._rebuild()
         rows = self._rows
@@ -834,6 +870,48 @@ class SlaveList(urwid.WidgetWrap):
                 row._invalidate()
         if changes.master:
             self.master_row._invalidate()
+        if self.measure_labels(changes.slaves, changes.master):
+            self.invalidate_all()
+            return True
+        return False
+
+    def measure_labels(self, slave_ids, master=False):
+        """
+        Measure the labels of the slaves *slave_ids* (and the master's,
+        with *master*) that changed, and set the view's
+        :attr:`~View.label_cells`; O(1) for each label that did not change.
+        Returns True when the widest label's width changed.
+        """
+        labels, widths = self._labels, self._label_widths
+        slaves = self.farm.slaves
+        changed = False
+        for sid in (*slave_ids, *((None,) if master else ())):
+            if sid is None:
+                label = self.farm.master.label or "master"
+            else:
+                slave = slaves.get(sid)
+                label = None if slave is None else slave.label or "?"
+            old = labels.get(sid)
+            if old is not None and (old[0] is label or old[0] == label):
+                continue
+            if old is not None:
+                widths[old[1]] -= 1
+                if not widths[old[1]]:
+                    del widths[old[1]]
+            if label is None:
+                labels.pop(sid, None)
+            else:
+                cells = measure.width(measure.drawable(printable(label)))
+                labels[sid] = (label, cells)
+                widths[cells] += 1
+            changed = True
+        if not changed:
+            return False
+        widest = max(widths, default=None)
+        if widest == self.view.label_cells:
+            return False
+        self.view.label_cells = widest
+        return True
 
     def tick(self):
         """
