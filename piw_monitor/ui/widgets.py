@@ -427,8 +427,9 @@ class SlaveRow(ListRow):
         slave = self.slave
         view = self.view
         return (width, view.label_cells, focus, self.selected, view.stale,
-                state, words, slave.slave_id, slave.label, slave.abi, slave.pressure,
-                slave.figures, slave.stats, view.farm.thresholds, SYM.marker)
+                state, words, slave.slave_id, slave.label, slave.abi,
+                slave.pressure, slave.figures, slave.stats,
+                view.farm.thresholds, SYM.marker)
 
     def markup(self, width, focus=False):
         """The row's text and attributes at *width* columns."""
