@@ -7,6 +7,7 @@ seen end to end in a pseudo-terminal.
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -302,38 +303,80 @@ def test_resource_columns_at_several_widths(label, width, columns):
         == 7 + len(columns)
 
 
+def _lines(canvas):
+    return [b"".join(t for _a, _cs, t in row).decode()
+            for row in canvas.content()]
+
+
+def _lined_up(lines):
+    """
+    Every row of *lines* has its ABI and up time under their titles; returns
+    the titles.
+    """
+    titles = lines[2]
+    abi = titles.index("ABI")
+    up = titles.index("Up time") + len("Up time")
+    rows = [line for line in lines[3:] if line.startswith((
+        "\N{BLACK SQUARE}", "\N{BLACK CIRCLE}"))]
+    assert len(rows) >= 3, lines  # the master and two slaves at least
+    for row in rows:
+        assert re.fullmatch(r"\d\d:\d\d:\d\d", row[up - 8:up]), (row, titles)
+    for row in rows[1:]:  # the master's row has no ABI
+        assert row[abi:abi + 4] == "cp31", (row, titles)
+    return titles
+
+
 def test_the_label_column_follows_the_widest_label():
     h = hungry_harness()
-    width = 110
-    short = h.screen((width, 12))
+    size = (110, 12)
+    short = h.screen(size)
     assert short[2].split()[2:4] == [
         "Label", "ABI\N{BLACK UP-POINTING SMALL TRIANGLE}"]
     assert "Load" in short[2].split()
     # a click on a title finds the column where it is drawn, and "s" goes
     # through the columns shown
-    assert click(h.console, (width, 12), short[2].index("Load") + 1, 2)
-    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Load" in h.screen((width, 12))[2]
-    h.press("s", size=(width, 12))
-    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Temp" in h.screen((width, 12))[2]
+    assert click(h.console, size, short[2].index("Load") + 1, 2)
+    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Load" in h.screen(size)[2]
+    h.press("s", size=size)
+    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Temp" in h.screen(size)[2]
     h.console.sort_by("abi")
+    # the screen drawn is kept, as a real one is: urwid then draws every
+    # widget not invalidated from its cache, so a row, title or master row
+    # left at the old layout would show
+    drawn = h.console.render(size, focus=True)
+    assert _lined_up(_lines(drawn)) == short[2]
     # a slave with a long label says HELLO: the column grows for it (up to
     # a quarter of the room), and every row and the titles move with it
     h.feed(slave_hello(3, "a-much-longer-label"),
            p.SlaveSleep(3, h.now, False))
-    wide = h.screen((width, 12))
-    titles = wide[2]
-    abi = titles.index("ABI")
-    row = next(line for line in wide if " pi-01 " in line)
-    assert row[abi:abi + 4] == "cp31"
-    long_row = next(line for line in wide if " a-much-longer" in line)
-    assert long_row.index("a-much-longer") < abi
+    drawn = h.console.render(size, focus=True)
+    wide = _lines(drawn)
+    titles = _lined_up(wide)
+    assert titles.index("ABI") > short[2].index("ABI")
     assert "Load" not in titles.split()
+    long_row = next(line for line in wide if " a-much-longer" in line)
+    assert long_row.index("a-much-longer") < titles.index("ABI")
+    # the timers of a tick are spliced into lines drawn at the new layout
+    h.tick(1)
+    drawn = h.console.render(size, focus=True)
+    assert _lined_up(_lines(drawn)) == titles
     # and it shrinks back once that slave is gone
     h.feed(p.SlaveDie(3, h.now), now=h.now)
     h.tick(300)
-    again = h.screen((width, 12))
+    drawn = h.console.render(size, focus=True)
+    again = _lines(drawn)
     assert not any(" 3 a-much" in line for line in again)
-    assert again[2] == short[2]
+    assert _lined_up(again) == short[2]
+    # the master's label counts too: a (new) master with a longer one, and
+    # its replay
+    h.feed(master_hello(h.now, label="a-master-with-a-long-label"),
+           *(e for sid in (1, 2) for e in (
+               slave_hello(sid, f"pi-{sid:02d}", ts=h.now),
+               p.SlaveSleep(sid, h.now, False))))
+    drawn = h.console.render(size, focus=True)
+    master = _lines(drawn)
+    assert _lined_up(master).index("ABI") > short[2].index("ABI")
+    assert any(" a-master-with" in line for line in master)
 
 
 def test_resource_cells_are_coloured_by_level():

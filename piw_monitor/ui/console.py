@@ -310,7 +310,8 @@ class Console(urwid.WidgetWrap):
         """
         width = self.column_header.width
         shown = {name for name, _width in Layout.for_width(
-            width, self.view.label_cells).columns()} if width else None
+            width, self.column_header.label_drawn).columns()} \
+            if width else None
         names = [name for name, _title in COLUMNS
                  if shown is None or name in shown]
         current = self.slave_list.sort_column

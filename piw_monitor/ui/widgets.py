@@ -101,11 +101,13 @@ class Layout:
     MIN_TASK = 36
     #: the narrowest Label column: its title and the sort mark
     MIN_LABEL = 6
+    #: the widest Label column
+    MAX_LABEL = 24
 
     def __init__(self, width, label_cells=None):
         self.width = width
         fixed = 2 + self.ID + self.ABI + 2 * self.TIME + 5 * self.GAP
-        self.label = max(8, min(24, (width - fixed) // 4))
+        self.label = max(8, min(self.MAX_LABEL, (width - fixed) // 4))
         if label_cells is not None:
             self.label = min(self.label, max(self.MIN_LABEL, label_cells))
         self.task = max(width - fixed - self.label, 0)
@@ -679,7 +681,7 @@ class ColumnHeader(urwid.Widget):
         self.view = view
         self.sort_column = "abi"
         self.reverse = False
-        self.width = None
+        self.width = self.label_drawn = None
 
     @property
     def label_cells(self):
@@ -696,9 +698,11 @@ class ColumnHeader(urwid.Widget):
 
     def render(self, size, focus=False):
         (maxcol,) = size
-        #: the width last drawn at: which columns the list shows
-        self.width = maxcol
-        layout = Layout.for_width(maxcol, self.label_cells)
+        #: the width and label width last drawn at: which columns the list
+        #: shows, and where (a click finds the title drawn, even when the
+        #: next refresh has already moved the columns)
+        self.width, self.label_drawn = maxcol, self.label_cells
+        layout = Layout.for_width(maxcol, self.label_drawn)
         mark = SYM.down if self.reverse else SYM.up
         names = dict(COLUMNS)
         titles = {}
@@ -722,7 +726,7 @@ class ColumnHeader(urwid.Widget):
         if self.on_click is None or not urwid.util.is_mouse_press(event) \
                 or button != 1:
             return False
-        column = column_at(size[0], col, self.label_cells)
+        column = column_at(size[0], col, self.label_drawn)
         if column is None:
             return False
         self.on_click(column)
@@ -893,6 +897,8 @@ class SlaveList(urwid.WidgetWrap):
                 slave = slaves.get(sid)
                 label = None if slave is None else slave.label or "?"
             old = labels.get(sid)
+            if old is None and label is None:
+                continue
             if old is not None and (old[0] is label or old[0] == label):
                 continue
             if old is not None:
@@ -902,6 +908,8 @@ class SlaveList(urwid.WidgetWrap):
             if label is None:
                 labels.pop(sid, None)
             else:
+                # measured as fmt.fit draws it, for the terminal's encoding
+                # (set up before the console is made, once)
                 cells = measure.width(measure.drawable(printable(label)))
                 labels[sid] = (label, cells)
                 widths[cells] += 1
@@ -909,6 +917,10 @@ class SlaveList(urwid.WidgetWrap):
         if not changed:
             return False
         widest = max(widths, default=None)
+        if widest is not None:
+            # the layouts for widths past these bounds are the same: the
+            # rows are not drawn again for them
+            widest = max(Layout.MIN_LABEL, min(widest, Layout.MAX_LABEL))
         if widest == self.view.label_cells:
             return False
         self.view.label_cells = widest
