@@ -34,8 +34,8 @@ Choices where the real master leaves room:
   minute, then fills its swap over the next: its load climbs with it. It
   is under memory pressure in the monitor after about 100 simulated
   seconds, and goes back to normal once the build is abandoned (``SKIP``,
-  or the monitor's "Kill now"). The other slaves' figures wander within
-  plausible bounds.
+  or the monitor's "Skip build and kill slave"). The other slaves' figures
+  wander within plausible bounds.
 * ``SLEEP`` and ``WAKE`` with a slave id are accepted and change nothing
   visible, as on today's master; but ``WAKE`` (with an id, or null for all)
   clears a pending ``KILL`` or ``SKIP``, as the protocol description says.

@@ -390,6 +390,31 @@ def test_resource_cells_are_coloured_by_level():
     assert "res-critical" not in attrs and "pressure" not in attrs
 
 
+def test_the_flag_stays_red_on_the_selected_row_and_grey_when_stale():
+    h = hungry_harness()
+    # the hungry slave is the first: selected, and drawn with the focus
+    (row,) = [r for r in h.console.slave_list.row_widgets
+              if r.slave.slave_id == 1]
+    assert row.selected
+
+    def attr_of(text, canvas):
+        line = canvas.content()
+        for run in line:
+            for attr, _cs, chunk in run:
+                if text.encode() in chunk:
+                    return attr
+        raise AssertionError(text)
+
+    assert attr_of("[memory,load]", row.render((140,), focus=True)) \
+        == "pressure"
+    assert attr_of("[memory,load]", row.render((140,))) == "pressure"
+    # the master gone silent: the whole row, flag and all, is the old
+    # picture
+    h.tick(300)
+    assert h.console.view.stale
+    assert attr_of("[memory,load]", row.render((140,))) == "stale"
+
+
 def test_sorting_by_memory_puts_the_worst_first():
     h = hungry_harness()
     # chosen, a resource column sorts the worst first: the fullest memory

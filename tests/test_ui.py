@@ -220,6 +220,25 @@ def test_kill_asks_names_the_slave_and_no_sends_nothing(h):
     assert h.console.dialog is None
 
 
+def test_esc_clears_the_filter_then_closes_the_log_then_the_details(h):
+    farm_of(h, 3)
+    h.press("d", "l", "/", "0", "2", "enter")
+    assert h.console.slave_list.filter_text == "02"
+    h.press("esc")
+    assert h.console.slave_list.filter_text == ""
+    assert h.console.show_log and "Event log" in h.text()
+    h.press("esc")
+    # back to the list and the details pane, as before the log
+    assert not h.console.show_log and "Event log" not in h.text()
+    assert "Details" in h.text()
+    h.press("esc")
+    assert not h.console.show_details and "Details" not in h.text()
+    h.press("esc")  # nothing left to close: nothing happens
+    assert [line.split()[2] for line in slave_lines(h)] == [
+        "pi-01", "pi-02", "pi-03"]
+    assert h.link.sent == []
+
+
 def test_kill_yes_sends_and_marks_row_until_die(h):
     farm_of(h)
     h.press("down", "k", "y")

@@ -76,6 +76,11 @@ def _log(console):
     console.toggle_log()
 
 
+@command("back", "Clear the filter, else close the event log or details")
+def _back(console):
+    console.back()
+
+
 @command("sort-next", "Sort by the next column")
 def _sort_next(console):
     console.sort_next()

@@ -277,6 +277,18 @@ class Console(urwid.WidgetWrap):
         self.details.update()
         self._layout_body()
 
+    def back(self):
+        """
+        Go back one step (Esc in the list): clear the filter if there is
+        one, else close the event log, else the details pane.
+        """
+        if self.slave_list.filter_text or self.filtering:
+            self.end_filter(clear=True)
+        elif self.show_log:
+            self.toggle_log()
+        elif self.show_details:
+            self.toggle_details()
+
     def toggle_log(self):
         """Show or hide the event log (in place of the list)."""
         self.show_log = not self.show_log
@@ -305,8 +317,10 @@ class Console(urwid.WidgetWrap):
 
     def sort_next(self):
         """
-        Sort by the next column on screen (a resource column the width
-        leaves out is skipped), in screen order, in its usual order.
+        Sort by the next column shown (a resource column the width leaves
+        out is skipped), in the order of :data:`~.widgets.COLUMNS`: the
+        columns of the spec's list first, left to right, then the resource
+        columns; each in its usual order.
         """
         width = self.column_header.width
         shown = {name for name, _width in Layout.for_width(

@@ -11,6 +11,7 @@ __all__ = ["HelpDialog", "help_lines", "CONTEXT_TITLES"]
 CONTEXT_TITLES = {
     "global": "Anywhere",
     "list": "In the slave list",
+    "log": "In the event log",
     "buttons": "On the buttons",
     "filter": "Typing a filter",
     "dialog": "In a dialog",

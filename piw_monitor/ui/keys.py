@@ -12,6 +12,8 @@ Contexts:
     anywhere, unless a dialog is open (the hotkeys of the spec live here);
 ``list``
     while the slave list has the focus;
+``log``
+    while the event log (in place of the list) has the focus;
 ``buttons``
     while the button bar has the focus;
 ``filter``
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 
 __all__ = ["Binding", "KEYS", "CONTEXTS", "lookup"]
 
-CONTEXTS = ("global", "list", "buttons", "filter", "dialog")
+CONTEXTS = ("global", "list", "log", "buttons", "filter", "dialog")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,11 @@ KEYS = (
     Binding("end", "select-last", "list", "Select the last slave"),
     Binding("enter", "menu", "list",
             "Open the actions for the selected row"),
-    Binding("esc", "filter-clear", "list", "Clear the filter"),
+    Binding("esc", "back", "list",
+            "Clear the filter, else close the event log or details"),
+    # the event log (in place of the list)
+    Binding("esc", "back", "log",
+            "Clear the filter, else close the event log"),
     # typing a filter
     Binding("enter", "filter-done", "filter", "Keep the filter, back to the list"),
     Binding("esc", "filter-clear", "filter", "Clear the filter"),

@@ -470,7 +470,9 @@ class SlaveRow(ListRow):
         _resource_markup(markup, layout, *resource_texts(
             slave, view.farm.thresholds), base)
         if flag and task.startswith(flag):
-            markup.append((base or "pressure", flag))
+            # red on the selected row too (the demo starts with its hungry
+            # slave selected); grey with the rest of a stale picture
+            markup.append(("stale" if view.stale else "pressure", flag))
             task = task[len(flag):]
         markup.append((text_attr, task))
         times = 2 * (Layout.TIME + Layout.GAP)
