@@ -390,7 +390,7 @@ def test_resource_cells_are_coloured_by_level():
     assert "res-critical" not in attrs and "pressure" not in attrs
 
 
-def test_the_flag_stays_red_on_the_selected_row_and_grey_when_stale():
+def test_the_flag_stays_red_on_the_selected_row_and_when_cut():
     h = hungry_harness()
     # the hungry slave is the first: selected, and drawn with the focus
     (row,) = [r for r in h.console.slave_list.row_widgets
@@ -398,21 +398,34 @@ def test_the_flag_stays_red_on_the_selected_row_and_grey_when_stale():
     assert row.selected
 
     def attr_of(text, canvas):
-        line = canvas.content()
-        for run in line:
+        for run in canvas.content():
             for attr, _cs, chunk in run:
                 if text.encode() in chunk:
                     return attr
-        raise AssertionError(text)
+        raise AssertionError((text, canvas.text))
 
     assert attr_of("[memory,load]", row.render((140,), focus=True)) \
         == "pressure"
     assert attr_of("[memory,load]", row.render((140,))) == "pressure"
-    # the master gone silent: the whole row, flag and all, is the old
-    # picture
+    # whole in a column of exactly its width (no room for the space after
+    # it), and as far as it shows in a narrower one, before the ellipsis
+    for width, words in ((60, "[memory,load]"), (58, "[memory,load]"),
+                         (55, "[memory,lo"), (50, "[memo")):
+        canvas = row.render((width,))
+        assert words in canvas.text[0].decode()
+        assert attr_of(words, canvas) == "pressure", width
+    # the master gone silent: the rows are the old picture, in its colours;
+    # the selected row keeps the selection's, flag and all
+    h.feed(stats(2, h.now, mem=0.99, swap=0.99), now=h.now)
     h.tick(300)
     assert h.console.view.stale
-    assert attr_of("[memory,load]", row.render((140,))) == "stale"
+    (other,) = [r for r in h.console.slave_list.row_widgets
+                if r.slave.slave_id == 2]
+    assert other.slave.pressure and not other.selected
+    assert attr_of("[memory]", other.render((140,))) == "stale"
+    assert attr_of("[memory,load]", row.render((140,))) == "selected"
+    assert attr_of("[memory,load]", row.render((140,), focus=True)) \
+        == "focus"
 
 
 def test_sorting_by_memory_puts_the_worst_first():

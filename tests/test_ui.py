@@ -220,16 +220,20 @@ def test_kill_asks_names_the_slave_and_no_sends_nothing(h):
     assert h.console.dialog is None
 
 
-def test_esc_clears_the_filter_then_closes_the_log_then_the_details(h):
+def test_esc_goes_back_from_the_log_then_the_filter_then_the_details(h):
     farm_of(h, 3)
     h.press("d", "l", "/", "0", "2", "enter")
     assert h.console.slave_list.filter_text == "02"
+    assert h.console.show_log and "Event log (l or Esc closes)" in h.text()
+    # what is on screen goes first: the log, back to the filtered list and
+    # the details pane, as before the log
+    h.press("esc")
+    assert not h.console.show_log and "Event log" not in h.text()
+    assert h.console.slave_list.filter_text == "02"
+    assert "Details" in h.text()
+    assert [line.split()[2] for line in slave_lines(h)] == ["pi-02"]
     h.press("esc")
     assert h.console.slave_list.filter_text == ""
-    assert h.console.show_log and "Event log" in h.text()
-    h.press("esc")
-    # back to the list and the details pane, as before the log
-    assert not h.console.show_log and "Event log" not in h.text()
     assert "Details" in h.text()
     h.press("esc")
     assert not h.console.show_details and "Details" not in h.text()

@@ -76,7 +76,8 @@ def _log(console):
     console.toggle_log()
 
 
-@command("back", "Clear the filter, else close the event log or details")
+@command("back", "Close the event log, else clear the filter, else "
+                 "close the details pane")
 def _back(console):
     console.back()
 

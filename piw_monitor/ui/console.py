@@ -279,13 +279,14 @@ class Console(urwid.WidgetWrap):
 
     def back(self):
         """
-        Go back one step (Esc in the list): clear the filter if there is
-        one, else close the event log, else the details pane.
+        Go back one step from what is on screen (Esc in the list or the
+        event log): close the event log; else clear the filter if there is
+        one; else close the details pane.
         """
-        if self.slave_list.filter_text or self.filtering:
-            self.end_filter(clear=True)
-        elif self.show_log:
+        if self.show_log:
             self.toggle_log()
+        elif self.slave_list.filter_text:
+            self.end_filter(clear=True)
         elif self.show_details:
             self.toggle_details()
 

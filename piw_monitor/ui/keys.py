@@ -79,10 +79,9 @@ KEYS = (
     Binding("enter", "menu", "list",
             "Open the actions for the selected row"),
     Binding("esc", "back", "list",
-            "Clear the filter, else close the event log or details"),
+            "Clear the filter, else close the details pane"),
     # the event log (in place of the list)
-    Binding("esc", "back", "log",
-            "Clear the filter, else close the event log"),
+    Binding("esc", "back", "log", "Close the event log"),
     # typing a filter
     Binding("enter", "filter-done", "filter", "Keep the filter, back to the list"),
     Binding("esc", "filter-clear", "filter", "Clear the filter"),

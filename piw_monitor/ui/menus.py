@@ -119,7 +119,7 @@ class LogView(urwid.WidgetWrap):
         #: the farm's entries not yet shown, each with the slave's label
         self._entries = deque(maxlen=farm.log.maxlen)
         super().__init__(urwid.LineBox(urwid.ListBox(self._walker),
-                                       title="Event log (l closes)"))
+                                       title="Event log (l or Esc closes)"))
 
     @staticmethod
     def line(entry):

@@ -53,5 +53,7 @@ PALETTE = [
     ("res-careful", "light cyan", "default", "default"),
     ("res-warning", "yellow,bold", "default", "bold"),
     ("res-critical", "light red,bold", "default", "standout"),
-    ("pressure", "white,bold", "dark red", "standout"),
+    # underlined in monochrome too, so that it shows inside the
+    # selection's reverse video
+    ("pressure", "white,bold", "dark red", "standout,underline"),
 ]

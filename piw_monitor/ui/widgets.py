@@ -12,6 +12,7 @@ is not laid out again: its time cells are replaced in the line drawn last.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import urwid
@@ -469,11 +470,17 @@ class SlaveRow(ListRow):
         markup = [(marker_attr, left[:1]), (base, left[1:])]
         _resource_markup(markup, layout, *resource_texts(
             slave, view.farm.thresholds), base)
-        if flag and task.startswith(flag):
-            # red on the selected row too (the demo starts with its hungry
-            # slave selected); grey with the rest of a stale picture
-            markup.append(("stale" if view.stale else "pressure", flag))
-            task = task[len(flag):]
+        if flag:
+            # the words as far as the column shows them (cut, they end in
+            # an ellipsis), in red on the selected row too (the demo starts
+            # with its hungry slave selected); a stale picture keeps its
+            # own colours, the selection's on the selected row
+            words = flag[:-1]
+            shown = len(os.path.commonprefix([task, words]))
+            if shown:
+                markup.append((base if view.stale else "pressure",
+                               task[:shown]))
+                task = task[shown:]
         markup.append((text_attr, task))
         times = 2 * (Layout.TIME + Layout.GAP)
         return markup, left[:-times] if len(left) >= times else None
