@@ -390,6 +390,35 @@ def test_resource_cells_are_coloured_by_level():
     assert "res-critical" not in attrs and "pressure" not in attrs
 
 
+def test_a_narrow_statistics_line_leaves_out_the_least_needed_first():
+    h = hungry_harness()
+    line = {w: h.screen((w, 12))[1].rstrip() for w in (160, 80, 70, 50)}
+    # (narrower than 50, the console shows only that it is too small)
+    line[40] = h.console.header._line2.render((40,)).text[0].decode()
+    assert line[160] == ("1 under pressure \N{MIDDLE DOT} Builds/h 3 "
+                         "\N{MIDDLE DOT} Pending 44 \N{MIDDLE DOT} Disk free "
+                         "42.0 GB \N{MIDDLE DOT} Slaves 3: 2 idle, 1 building")
+    # the master's disk free goes first, then its builds an hour, then its
+    # pending builds: the slave counts stay whole
+    assert line[80] == ("1 under pressure \N{MIDDLE DOT} Builds/h 3 "
+                        "\N{MIDDLE DOT} Pending 44 \N{MIDDLE DOT} "
+                        "Slaves 3: 2 idle, 1 building")
+    assert line[70] == ("1 under pressure \N{MIDDLE DOT} Pending 44 "
+                        "\N{MIDDLE DOT} Slaves 3: 2 idle, 1 building")
+    assert line[50] == ("1 under pressure \N{MIDDLE DOT} "
+                        "Slaves 3: 2 idle, 1 building")
+    # the pressure count and the slave counts are never left out: cut
+    assert line[40].startswith("1 under pressure \N{MIDDLE DOT} Slaves 3:")
+    assert line[40].endswith("\N{HORIZONTAL ELLIPSIS}")
+    # a warning is never left out either: it stays after the counts,
+    # whole while the other parts can make room for it
+    h.farm.apply(p.BadFrame("not a message", 3), h.now)
+    h.console.refresh(h.now)
+    assert h.screen((100, 12))[1].rstrip() == (
+        "1 under pressure \N{MIDDLE DOT} Pending 44 \N{MIDDLE DOT} Slaves 3: "
+        "2 idle, 1 building  1 bad frames (latest: not a message)")
+
+
 def test_the_flag_stays_red_on_the_selected_row_and_when_cut():
     h = hungry_harness()
     # the hungry slave is the first: selected, and drawn with the focus

@@ -27,7 +27,8 @@ from .symbols import SYM, UNICODE
 
 __all__ = [
     "View", "Layout", "ListRow", "Responsive", "SlaveRow", "MasterRow",
-    "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "StatusLine",
+    "EmptyRow", "SlaveList", "ColumnHeader", "MasterHeader", "FittedLine",
+    "StatusLine",
     "ButtonBar", "BUTTONS", "COLUMNS", "COLUMN_NAMES", "ORDER_WORDS",
     "DESCENDING_FIRST", "STATE_MARKER", "sort_key", "column_at",
     "RESOURCE_COLUMNS", "RESOURCE_PRIORITY", "resource_texts",
@@ -1100,7 +1101,7 @@ class MasterHeader(urwid.WidgetWrap):
         #: the list, when it is filtered the counts say how many are shown
         self.slave_list = None
         self._line1 = measure.text("", wrap="ellipsis")
-        self._line2 = measure.text("", wrap="ellipsis")
+        self._line2 = FittedLine()
         #: the markup each line was last given
         self._shown = {}
         super().__init__(urwid.AttrMap(
@@ -1162,58 +1163,144 @@ class MasterHeader(urwid.WidgetWrap):
         return (attr, f" {SYM.vbar} ".join(parts))
 
     def stats_line(self):
-        """The second line: builds, disk, slave counts and bad frames."""
+        """The second line, whole: builds, disk, slave counts and bad frames."""
+        return FittedLine.join(self.stats_parts())
+
+    def stats_parts(self):
+        """
+        The parts of the second line, in screen order, for a
+        :class:`FittedLine`: ``(priority, dot, markup)``. On a narrow
+        terminal the parts of the highest priority number are left out
+        first: the master's disk free, then its builds an hour, then its
+        pending builds; never the count of slaves under pressure, the
+        slave counts or a warning.
+        """
         farm = self.farm
         stats = farm.master.stats
         parts = []
+        pressed = farm.under_pressure()
+        if pressed:
+            # first: the line is cut at its end on a very narrow terminal
+            parts.append((0, True,
+                          [("header-bad", f"{pressed} under pressure")]))
         if stats is not None:
-            parts.append(
-                f"Builds/h {sum(stats.builds_last_hour.values())}")
+            parts.append((3, True, [("header", "Builds/h "
+                               f"{sum(stats.builds_last_hour.values())}")]))
             master = farm.master
             # a new master's first STATS holds zeros it has not measured
-            parts.append(f"Pending {sum(stats.builds_pending.values())}"
-                         if master.pending_known() else "Pending not known yet")
-            parts.append(f"Disk free {fmt.size(stats.disk_free)}"
-                         if master.disk_known() else "Disk free not known yet")
+            parts.append((2, True, [("header",
+                               f"Pending {sum(stats.builds_pending.values())}"
+                               if master.pending_known()
+                               else "Pending not known yet")]))
+            parts.append((4, True, [("header",
+                               f"Disk free {fmt.size(stats.disk_free)}"
+                               if master.disk_known()
+                               else "Disk free not known yet")]))
         counts = farm.counts(self.view.now)
         total = sum(counts.values())
         detail = ", ".join(
             f"{n} {state}" for state, n in counts.items() if n)
         listed = self.slave_list
         if listed is not None and listed.filter_text:
-            parts.append(f"{listed.shown} of {total} slaves "
-                         f"(filter '{printable(listed.filter_text, 20)}')")
+            slaves = (f"{listed.shown} of {total} slaves "
+                      f"(filter '{printable(listed.filter_text, 20)}')")
         else:
-            parts.append(f"Slaves {total}" + (f": {detail}" if detail else ""))
-        markup = [("header", f" {SYM.dot} ".join(parts))]
-        pressed = farm.under_pressure()
-        if pressed:
-            # first: the line is cut at its end on a narrow terminal
-            markup.insert(0, ("header-bad", f"{pressed} under pressure"))
-            markup.insert(1, ("header", f" {SYM.dot} "))
+            slaves = f"Slaves {total}" + (f": {detail}" if detail else "")
+        parts.append((1, True, [("header", slaves)]))
+        warnings = []
         if farm.overflows:
-            markup.append(("header-bad",
-                           f"  {farm.frames_dropped} frames dropped to stay "
-                           "within memory; fresh replay asked"))
+            warnings.append(("header-bad",
+                             f"  {farm.frames_dropped} frames dropped to "
+                             "stay within memory; fresh replay asked"))
         if farm.slaves_refused:
-            markup.append(("header-bad",
-                           f"  {farm.slaves_refused} slaves not listed "
-                           "(over the limit)"))
+            warnings.append(("header-bad",
+                             f"  {farm.slaves_refused} slaves not listed "
+                             "(over the limit)"))
         if farm.bad_frames:
-            markup.append(("header-bad",
-                           f"  {farm.bad_frames} bad frames (latest: "
-                           f"{printable(farm.last_bad_reason, 60)})"))
-        return markup
+            warnings.append(("header-bad",
+                             f"  {farm.bad_frames} bad frames (latest: "
+                             f"{printable(farm.last_bad_reason, 60)})"))
+        if warnings:
+            # after the counts, without a separator, as they always were
+            parts.append((1, False, warnings))
+        return parts
 
     def update(self):
         """Recompute both lines from the model and the clock."""
         for line, markup in ((self._line1, self.master_line()),
-                             (self._line2, self.stats_line())):
+                             (self._line2, self.stats_parts())):
             # a line whose text is the same keeps its layout and canvas
             # (the statistics change every 10 s, not at every tick)
             if markup != self._shown.get(line):
                 self._shown[line] = markup
-                line.set_text(markup)
+                if line is self._line2:
+                    line.set_parts(markup)
+                else:
+                    line.set_text(markup)
+
+
+class FittedLine(urwid.Widget):
+    """
+    One line of parts joined by a dot, which leaves out its least needed
+    parts when the width cannot hold them all, before it cuts anything:
+    each part is ``(priority, dot, markup)``, and the parts of the highest
+    priority number go first (parts of priority 0 and 1 stay, and what
+    they do not fit is cut at the end, with an ellipsis); a part without
+    *dot* follows the one before it with no dot between them.
+    """
+
+    _sizing = frozenset([urwid.Sizing.FLOW])
+
+    def __init__(self, parts=()):
+        super().__init__()
+        self._parts = list(parts)
+        self._text = measure.text("", wrap="ellipsis")
+        self._fitted = None
+
+    def set_parts(self, parts):
+        """Show *parts* (see the class)."""
+        self._parts = list(parts)
+        self._fitted = None
+        self._invalidate()
+
+    @staticmethod
+    def join(parts):
+        """The markup of *parts*, every one of them, joined."""
+        markup = []
+        for _priority, dot, items in parts:
+            if dot and markup:
+                markup.append(("header", f" {SYM.dot} "))
+            markup.extend(items)
+        return markup
+
+    @staticmethod
+    def _width(parts):
+        return sum(measure.width(measure.drawable(text))
+                   for _attr, text in FittedLine.join(parts))
+
+    def fit(self, maxcol):
+        """The markup shown at *maxcol* columns (before any cutting)."""
+        parts = self._parts
+        while self._width(parts) > maxcol:
+            lowest = max(priority for priority, _dot, _items in parts)
+            if lowest <= 1:
+                break
+            # the last of the least needed goes first
+            index = max(i for i, (priority, _dot, _items)
+                        in enumerate(parts) if priority == lowest)
+            parts = parts[:index] + parts[index + 1:]
+        return self.join(parts)
+
+    def rows(self, size, focus=False):
+        return 1
+
+    def render(self, size, focus=False):
+        (maxcol,) = size
+        fitted = self.fit(maxcol)
+        if fitted != self._fitted:
+            self._fitted = fitted
+            self._text.set_text(fitted or "")
+        return self._text.render((maxcol,), focus)
 
 
 class StatusLine(urwid.WidgetWrap):
