@@ -410,13 +410,36 @@ def test_a_narrow_statistics_line_leaves_out_the_least_needed_first():
     # the pressure count and the slave counts are never left out: cut
     assert line[40].startswith("1 under pressure \N{MIDDLE DOT} Slaves 3:")
     assert line[40].endswith("\N{HORIZONTAL ELLIPSIS}")
-    # a warning is never left out either: it stays after the counts,
-    # whole while the other parts can make room for it
+    # a warning's count is never left out either; its explanation (the
+    # latest reason, which the event log keeps too) goes first
     h.farm.apply(p.BadFrame("not a message", 3), h.now)
     h.console.refresh(h.now)
-    assert h.screen((100, 12))[1].rstrip() == (
-        "1 under pressure \N{MIDDLE DOT} Pending 44 \N{MIDDLE DOT} Slaves 3: "
-        "2 idle, 1 building  1 bad frames (latest: not a message)")
+    warned = {w: h.screen((w, 12))[1].rstrip() for w in (140, 120, 80)}
+    assert warned[140] == line[160] + "  1 bad frames (latest: not a message)"
+    assert warned[120] == line[160] + "  1 bad frames"
+    assert warned[80] == line[70] + "  1 bad frames"
+
+
+def test_the_statistics_line_fits_with_a_filter_off_utf8_and_before_stats():
+    from piw_monitor.ui import symbols
+    h = hungry_harness()
+    h.press("/", *"pi-0", "enter")
+    assert h.screen((80, 12))[1].rstrip() == (
+        "1 under pressure \N{MIDDLE DOT} Builds/h 3 \N{MIDDLE DOT} Pending "
+        "44 \N{MIDDLE DOT} 3 of 3 slaves (filter 'pi-0')")
+    assert h.screen((60, 12))[1].rstrip() == (
+        "1 under pressure \N{MIDDLE DOT} 3 of 3 slaves (filter 'pi-0')")
+    symbols.use_ascii(True)
+    try:
+        h.console.header._line2._invalidate()
+        assert h.screen((60, 12))[1].rstrip() == (
+            "1 under pressure - 3 of 3 slaves (filter 'pi-0')")
+    finally:
+        symbols.use_ascii(False)
+    # a master that has sent no STATS: the counts alone
+    fresh = Harness()
+    fresh.feed(master_hello())
+    assert fresh.screen((50, 12))[1].rstrip() == "Slaves 0"
 
 
 def test_the_flag_stays_red_on_the_selected_row_and_when_cut():

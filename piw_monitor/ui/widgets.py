@@ -1102,7 +1102,7 @@ class MasterHeader(urwid.WidgetWrap):
         self.slave_list = None
         self._line1 = measure.text("", wrap="ellipsis")
         self._line2 = FittedLine()
-        #: the markup each line was last given
+        #: what each line was last given (markup; the second line's parts)
         self._shown = {}
         super().__init__(urwid.AttrMap(
             urwid.Pile([self._line1, self._line2]), "header"))
@@ -1162,18 +1162,15 @@ class MasterHeader(urwid.WidgetWrap):
         attr = "header-warn" if state == "paused" else "header"
         return (attr, f" {SYM.vbar} ".join(parts))
 
-    def stats_line(self):
-        """The second line, whole: builds, disk, slave counts and bad frames."""
-        return FittedLine.join(self.stats_parts())
-
     def stats_parts(self):
         """
         The parts of the second line, in screen order, for a
         :class:`FittedLine`: ``(priority, dot, markup)``. On a narrow
         terminal the parts of the highest priority number are left out
-        first: the master's disk free, then its builds an hour, then its
-        pending builds; never the count of slaves under pressure, the
-        slave counts or a warning.
+        first: a warning's explanation (the count of bad frames stays,
+        their latest reason goes), then the master's disk free, then its
+        builds an hour, then its pending builds; never the count of slaves
+        under pressure, the slave counts or a warning's count.
         """
         farm = self.farm
         stats = farm.master.stats
@@ -1181,7 +1178,7 @@ class MasterHeader(urwid.WidgetWrap):
         pressed = farm.under_pressure()
         if pressed:
             # first: the line is cut at its end on a very narrow terminal
-            parts.append((0, True,
+            parts.append((1, True,
                           [("header-bad", f"{pressed} under pressure")]))
         if stats is not None:
             parts.append((3, True, [("header", "Builds/h "
@@ -1207,22 +1204,22 @@ class MasterHeader(urwid.WidgetWrap):
         else:
             slaves = f"Slaves {total}" + (f": {detail}" if detail else "")
         parts.append((1, True, [("header", slaves)]))
-        warnings = []
+        # after the counts, without a dot, as they always were: each count
+        # stays, its explanation goes first on a narrow terminal
         if farm.overflows:
-            warnings.append(("header-bad",
-                             f"  {farm.frames_dropped} frames dropped to "
-                             "stay within memory; fresh replay asked"))
+            parts.append((1, False, [("header-bad",
+                          f"  {farm.frames_dropped} frames dropped")]))
+            parts.append((5, False, [("header-bad",
+                          " to stay within memory; fresh replay asked")]))
         if farm.slaves_refused:
-            warnings.append(("header-bad",
-                             f"  {farm.slaves_refused} slaves not listed "
-                             "(over the limit)"))
+            parts.append((1, False, [("header-bad",
+                          f"  {farm.slaves_refused} slaves not listed")]))
+            parts.append((5, False, [("header-bad", " (over the limit)")]))
         if farm.bad_frames:
-            warnings.append(("header-bad",
-                             f"  {farm.bad_frames} bad frames (latest: "
-                             f"{printable(farm.last_bad_reason, 60)})"))
-        if warnings:
-            # after the counts, without a separator, as they always were
-            parts.append((1, False, warnings))
+            parts.append((1, False, [("header-bad",
+                          f"  {farm.bad_frames} bad frames")]))
+            parts.append((5, False, [("header-bad", " (latest: "
+                          f"{printable(farm.last_bad_reason, 60)})")]))
         return parts
 
     def update(self):
@@ -1241,18 +1238,20 @@ class MasterHeader(urwid.WidgetWrap):
 
 class FittedLine(urwid.Widget):
     """
-    One line of parts joined by a dot, which leaves out its least needed
-    parts when the width cannot hold them all, before it cuts anything:
-    each part is ``(priority, dot, markup)``, and the parts of the highest
-    priority number go first (parts of priority 0 and 1 stay, and what
-    they do not fit is cut at the end, with an ellipsis); a part without
-    *dot* follows the one before it with no dot between them.
+    One line of parts joined by a dot (drawn in *dot_attr*: the header's
+    statistics line), which leaves out its least needed parts when the
+    width cannot hold them all: each part is ``(priority, dot, markup)``,
+    and the parts of the highest priority number go first, the last of
+    them first. Parts of priority 1 or less are never left out; what they
+    do not fit is cut at the end, with an ellipsis. A part without *dot*
+    follows the one before it with no dot between them.
     """
 
     _sizing = frozenset([urwid.Sizing.FLOW])
 
-    def __init__(self, parts=()):
+    def __init__(self, parts=(), dot_attr="header"):
         super().__init__()
+        self.dot_attr = dot_attr
         self._parts = list(parts)
         self._text = measure.text("", wrap="ellipsis")
         self._fitted = None
@@ -1263,20 +1262,19 @@ class FittedLine(urwid.Widget):
         self._fitted = None
         self._invalidate()
 
-    @staticmethod
-    def join(parts):
+    def join(self, parts):
         """The markup of *parts*, every one of them, joined."""
         markup = []
         for _priority, dot, items in parts:
             if dot and markup:
-                markup.append(("header", f" {SYM.dot} "))
+                markup.append((self.dot_attr, f" {SYM.dot} "))
             markup.extend(items)
         return markup
 
-    @staticmethod
-    def _width(parts):
+    def _width(self, parts):
+        # the parts meet at spaces: their widths add up to the line's
         return sum(measure.width(measure.drawable(text))
-                   for _attr, text in FittedLine.join(parts))
+                   for _attr, text in self.join(parts))
 
     def fit(self, maxcol):
         """The markup shown at *maxcol* columns (before any cutting)."""
