@@ -326,6 +326,20 @@ def _lined_up(lines):
     return titles
 
 
+def test_a_sort_by_a_column_the_width_leaves_out_is_still_shown():
+    h = hungry_harness()
+    h.console.sort_by("load")
+    wide = h.screen((140, 12))[2]
+    assert "\N{BLACK DOWN-POINTING SMALL TRIANGLE}Load" in wide
+    assert "sorted by" not in wide
+    titles = h.screen((80, 12))[2]
+    assert "Mem" not in titles  # no resource column at 80
+    assert titles.rstrip().endswith(
+        "Task (sorted by Load\N{BLACK DOWN-POINTING SMALL TRIANGLE})")
+    # and still sorted so: the busiest first
+    assert h.screen((80, 12))[4].split()[2] == "pi-01"
+
+
 def test_the_label_column_follows_the_widest_label():
     h = hungry_harness()
     size = (110, 12)

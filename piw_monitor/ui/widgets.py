@@ -722,6 +722,10 @@ class ColumnHeader(urwid.Widget):
                 # every column is wide enough for its title and the mark
                 title = mark + title if name in RIGHT_ALIGNED else title + mark
             titles[name] = title
+        if self.sort_column not in titles:
+            # sorted by a resource column this width leaves out (chosen at
+            # a wider one): the Task title says so, the mark beside its name
+            titles["task"] += f" (sorted by {names[self.sort_column]}{mark})"
         left, task = layout.cells(*(titles[name] for name in (
             "state", "id", "label", "abi", "up", "task-time", "task")))
         if self.sort_column == "state":
