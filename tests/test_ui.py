@@ -439,6 +439,20 @@ def test_help_lists_every_binding_and_closes(h):
     assert h.console.dialog is None and h.quits == []
 
 
+def test_help_says_when_there_is_more_below(h):
+    farm_of(h)
+    h.press("h")
+    # 80x24 holds a part of it: the title says how to see the rest
+    assert "Help (Esc closes), Page Down for more" in h.text((80, 24))
+    h.press("end", size=(80, 24))
+    text = h.text((80, 24))
+    assert "Help (Esc closes)" in text and "Page Down" not in text
+    assert "closes this help" in text
+    # a terminal tall enough shows it all, and says nothing more
+    h.press("home", size=(160, 60))
+    assert "Page Down" not in h.text((160, 60))
+
+
 def test_status_line_hints_at_help(h):
     assert "h: help" in h.screen()[-2]
 

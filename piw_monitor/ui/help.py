@@ -43,7 +43,13 @@ def help_lines():
 
 
 class HelpDialog(urwid.WidgetWrap):
-    """A scrollable list of every key and what it does; Esc closes it."""
+    """
+    A scrollable list of every key and what it does; Esc closes it. Its
+    title says when there is more below than the terminal shows.
+    """
+
+    TITLE = "Help (Esc closes)"
+    TITLE_MORE = "Help (Esc closes), Page Down for more"
 
     def __init__(self, on_answer):
         self.title = "Help"
@@ -64,10 +70,21 @@ class HelpDialog(urwid.WidgetWrap):
             "terminal is too small to draw the console, only q and Ctrl-C "
             "act. Esc, q or h closes this help."))
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(rows))
-        super().__init__(urwid.AttrMap(urwid.LineBox(
-            urwid.Padding(self._list, left=1, right=1),
-            title="Help (Esc closes)"),
-            "dialog"))
+        self._title = self.TITLE
+        self._box = urwid.LineBox(
+            urwid.Padding(self._list, left=1, right=1), title=self._title)
+        super().__init__(urwid.AttrMap(self._box, "dialog"))
+
+    def render(self, size, focus=False):
+        if len(size) == 2:
+            # the list inside the box's lines and its padding
+            inner = (max(size[0] - 4, 1), max(size[1] - 2, 1))
+            title = self.TITLE if "bottom" in self._list.ends_visible(
+                inner) else self.TITLE_MORE
+            if title != self._title:
+                self._title = title
+                self._box.set_title(title)
+        return super().render(size, focus)
 
     def selectable(self):
         return True
