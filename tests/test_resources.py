@@ -335,9 +335,13 @@ def test_a_sort_by_a_column_the_width_leaves_out_is_still_shown():
     titles = h.screen((80, 12))[2]
     assert "Mem" not in titles  # no resource column at 80
     assert titles.rstrip().endswith(
-        "Task (sorted by Load\N{BLACK DOWN-POINTING SMALL TRIANGLE})")
+        "Task (sorted by \N{BLACK DOWN-POINTING SMALL TRIANGLE}Load)")
     # and still sorted so: the busiest first
     assert h.screen((80, 12))[4].split()[2] == "pi-01"
+    # narrower, in fewer words, never cut
+    assert h.screen((60, 12))[2].rstrip().endswith(
+        "Task (\N{BLACK DOWN-POINTING SMALL TRIANGLE}Load)")
+    assert h.screen((50, 12))[2].rstrip().endswith(" Task")
 
 
 def test_the_label_column_follows_the_widest_label():

@@ -312,3 +312,19 @@ def test_text_typed_or_wrapped_off_utf8_is_measured_as_written(
     # an ellipsis written wider than it measures is its ASCII stand-in
     assert widgets.fmt.fit("buildslave-01", 8) in ("buildsl\u2026",
                                                      "buildsl~", "buildsl?")
+
+
+@pytest.mark.parametrize("size", [(50, 8), (50, 16), (60, 24), (80, 24)])
+def test_the_help_and_its_title_fit_off_utf8(narrow_terminal, size):
+    # the help's longer title, cut at 50 columns, once ended in an ellipsis
+    # written two cells wide in EUC-JP: urwid's CanvasError, a crash
+    h = Harness()
+    farm_of(h)
+    h.press("h", size=size)
+    screen = h.screen(size)
+    assert all(len(line) == size[0] for line in screen)
+    title = next(line for line in screen if "Help (Esc closes)" in line)
+    assert "more" in title
+    h.press("end", size=size)
+    h.press("page down", size=size)
+    assert all(len(line) == size[0] for line in h.screen(size))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urwid
 
+from . import measure
 from .keys import KEYS
 
 __all__ = ["HelpDialog", "help_lines", "CONTEXT_TITLES"]
@@ -49,7 +50,10 @@ class HelpDialog(urwid.WidgetWrap):
     """
 
     TITLE = "Help (Esc closes)"
+    #: the title while there is more below, and its short form for a box
+    #: too narrow for it
     TITLE_MORE = "Help (Esc closes), Page Down for more"
+    TITLE_MORE_SHORT = "Help (Esc closes), PgDn: more"
 
     def __init__(self, on_answer):
         self.title = "Help"
@@ -71,16 +75,21 @@ class HelpDialog(urwid.WidgetWrap):
             "act. Esc, q or h closes this help."))
         self._list = urwid.ListBox(urwid.SimpleFocusListWalker(rows))
         self._title = self.TITLE
-        self._box = urwid.LineBox(
-            urwid.Padding(self._list, left=1, right=1), title=self._title)
+        # the title laid out as it is written off UTF-8 too (cut, its
+        # ellipsis can take two cells there)
+        self._box = measure.line_box(
+            urwid.Padding(self._list, left=1, right=1), self._title)
         super().__init__(urwid.AttrMap(self._box, "dialog"))
 
     def render(self, size, focus=False):
         if len(size) == 2:
             # the list inside the box's lines and its padding
             inner = (max(size[0] - 4, 1), max(size[1] - 2, 1))
-            title = self.TITLE if "bottom" in self._list.ends_visible(
-                inner) else self.TITLE_MORE
+            title = self.TITLE
+            if "bottom" not in self._list.ends_visible(inner):
+                # the title and a space either side of it, inside the box
+                title = self.TITLE_MORE if len(self.TITLE_MORE) + 2 \
+                    <= size[0] - 2 else self.TITLE_MORE_SHORT
             if title != self._title:
                 self._title = title
                 self._box.set_title(title)

@@ -724,8 +724,14 @@ class ColumnHeader(urwid.Widget):
             titles[name] = title
         if self.sort_column not in titles:
             # sorted by a resource column this width leaves out (chosen at
-            # a wider one): the Task title says so, the mark beside its name
-            titles["task"] += f" (sorted by {names[self.sort_column]}{mark})"
+            # a wider one): the Task title says so, the mark before its
+            # name as in its own title, in as many words as fit
+            hidden = mark + names[self.sort_column]
+            titles["task"] = next(
+                (title for title in (f"Task (sorted by {hidden})",
+                                     f"Task ({hidden})")
+                 if measure.width(measure.drawable(title)) <= layout.task),
+                "Task")
         left, task = layout.cells(*(titles[name] for name in (
             "state", "id", "label", "abi", "up", "task-time", "task")))
         if self.sort_column == "state":
