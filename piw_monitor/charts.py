@@ -144,8 +144,9 @@ def chart(values, show, *, width=20, lo=None, hi=None, span=None):
     if not known:
         return "no figures yet"
     line = sparkline(values, width, lo, hi)
-    low, high = show(min(known)), show(max(known))
-    if min(known) == max(known):
+    least, greatest = min(known), max(known)
+    low, high = show(least), show(greatest)
+    if least == greatest:
         text = f"{line} {low}"
     elif low == high:
         text = f"{line} ~{low}"

@@ -1112,8 +1112,8 @@ class MasterHeader(urwid.WidgetWrap):
         self.slave_list = None
         self._line1 = measure.text("", wrap="ellipsis")
         self._line2 = FittedLine()
-        #: what each line was last given (markup; the second line's parts)
-        self._shown = {}
+        #: the markup the first line was last given
+        self._master_shown = None
         super().__init__(urwid.AttrMap(
             urwid.Pile([self._line1, self._line2]), "header"))
         self.update()
@@ -1234,16 +1234,13 @@ class MasterHeader(urwid.WidgetWrap):
 
     def update(self):
         """Recompute both lines from the model and the clock."""
-        for line, markup in ((self._line1, self.master_line()),
-                             (self._line2, self.stats_parts())):
-            # a line whose text is the same keeps its layout and canvas
-            # (the statistics change every 10 s, not at every tick)
-            if markup != self._shown.get(line):
-                self._shown[line] = markup
-                if line is self._line2:
-                    line.set_parts(markup)
-                else:
-                    line.set_text(markup)
+        # a line whose text is the same keeps its layout and canvas (the
+        # statistics change every 10 s, not at every tick)
+        markup = self.master_line()
+        if markup != self._master_shown:
+            self._master_shown = markup
+            self._line1.set_text(markup)
+        self._line2.set_parts(self.stats_parts())
 
 
 class FittedLine(urwid.Widget):
@@ -1267,10 +1264,12 @@ class FittedLine(urwid.Widget):
         self._fitted = None
 
     def set_parts(self, parts):
-        """Show *parts* (see the class)."""
-        self._parts = list(parts)
-        self._fitted = None
-        self._invalidate()
+        """Show *parts* (see the class); the same parts again change nothing."""
+        parts = list(parts)
+        if parts != self._parts:
+            self._parts = parts
+            self._fitted = None
+            self._invalidate()
 
     def join(self, parts):
         """The markup of *parts*, every one of them, joined."""
