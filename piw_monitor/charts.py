@@ -139,23 +139,36 @@ def chart(values, show, *, width=20, lo=None, hi=None, span=None):
     When they differ by less than *show* can tell (16.71 and 16.74 GB both
     show as ``16.7 GB``), one figure is given, marked as approximate:
     ``~16.7 GB``. A series with no known value says ``no figures yet``.
+    The line is :func:`chart_parts` joined by spaces.
+    """
+    return " ".join(chart_parts(values, show, width=width, lo=lo, hi=hi,
+                                span=span))
+
+
+def chart_parts(values, show, *, width=20, lo=None, hi=None, span=None):
+    """
+    The pieces of :func:`chart`'s line that a narrow pane must not break
+    (a tuple of strings): the sparkline, the range (``20.6 GB..21.3 GB``),
+    the span (``over 4 min,``) and the trend with its arrow
+    (``rising ↗``); pieces that do not apply are left out.
     """
     known = [v for v in values if _known(v)]
     if not known:
-        return "no figures yet"
-    line = sparkline(values, width, lo, hi)
+        return ("no figures yet",)
     least, greatest = min(known), max(known)
     low, high = show(least), show(greatest)
     if least == greatest:
-        text = f"{line} {low}"
+        shown = low
     elif low == high:
-        text = f"{line} ~{low}"
+        shown = f"~{low}"
     else:
-        text = f"{line} {low}..{high}"
+        shown = f"{low}..{high}"
+    parts = [sparkline(values, width, lo, hi), shown]
     words = span_words(span)
     if words:
-        text += f" {words}"
+        parts.append(words)
     direction = trend(values)
     if direction:
-        text += f", {direction} {arrow(direction)}"
-    return text
+        parts[-1] += ","
+        parts.append(f"{direction} {arrow(direction)}")
+    return tuple(parts)

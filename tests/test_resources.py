@@ -22,7 +22,8 @@ from piw_monitor.pressure import (
     parse_thresholds,
 )
 from piw_monitor.ui import format as fmt
-from piw_monitor.ui.details import master_details, slave_details
+from piw_monitor.ui import measure
+from piw_monitor.ui.details import master_details, slave_details, wrap
 from piw_monitor.ui.widgets import Layout
 
 from .terminal import Terminal
@@ -233,6 +234,29 @@ def test_chart_line_with_range_span_and_trend():
     assert charts.trend([1]) == ""
     charts.use_ascii()
     assert charts.chart([1, 9], str, width=2).endswith("rising /")
+
+
+def test_a_narrow_pane_breaks_a_chart_between_its_pieces_only():
+    # the details pane beside the list is narrow: its chart lines broke
+    # inside a range ("20.6" / "GB..21.3 GB") and left the arrow alone
+    farm = Farm()
+    farm.apply(slave_hello(1, T0), T0)
+    for i, free in enumerate((0.65, 0.64, 0.66, 0.67)):
+        farm.apply(stats(1, T0 + i * 60 * SEC, disk_free=free, load=1 + i),
+                   T0 + i * 60 * SEC)
+    value = dict(slave_details(farm.slaves[1], T0 + 240 * SEC))["  disk free"]
+    whole = " ".join(value)
+    assert re.search(r" 20\.\d GB\.\.21\.\d GB over 3 min, rising ", whole)
+    seen = set()
+    for width in range(8, len(whole) + 2):
+        lines = wrap(value, width)
+        assert all(measure.width(line) <= width for line in lines)
+        if width >= 20:
+            # every piece whole on one line, the arrow with its word
+            for piece in value:
+                assert any(piece in line for line in lines), (width, lines)
+        seen.add(len(lines))
+    assert {1, 2, 3, 4} <= seen
 
 
 # ------------------------------------------------------------ outlook
@@ -517,14 +541,16 @@ def test_sorting_by_memory_puts_the_worst_first():
 def test_details_draw_charts_and_the_pressure():
     h = hungry_harness()
     slave = h.farm.slaves[1]
-    pairs = dict(slave_details(slave, h.now))
+    pairs = {k: v if isinstance(v, str) else " ".join(v)
+             for k, v in slave_details(slave, h.now)}
     assert pairs["Pressure"].startswith("memory 95% used, swap 88% used")
     assert pairs["Pressure"].endswith("Enter: Skip build and kill slave")
     assert pairs["History"] == "12 reports over 2 min"
     assert pairs["  memory"].endswith("40%..95% over 2 min, rising \u2197")
     assert pairs["  memory"][0] == "\u2584"   # 40% of 0..100
     assert "\u2588" in pairs["  load"]
-    master = dict(master_details(h.farm, h.now))
+    master = {k: v if isinstance(v, str) else " ".join(v)
+              for k, v in master_details(h.farm, h.now)}
     assert master["Outlook"] == "cp311: 44 pending, 3/h, about 14 h 40 min"
     assert master["  pending"].endswith("7..44 over 2 min, rising \u2197")
     # the pane beside the list shows them, wrapped rather than cut
