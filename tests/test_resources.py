@@ -552,6 +552,11 @@ def test_details_draw_charts_and_the_pressure():
     master = {k: v if isinstance(v, str) else " ".join(v)
               for k, v in master_details(h.farm, h.now)}
     assert master["Outlook"] == "cp311: 44 pending, 3/h, about 14 h 40 min"
+    outlook = dict(master_details(h.farm, h.now))["Outlook"]
+    for width in range(17, 30):
+        # broken between its clauses, the time to empty whole
+        lines = wrap(outlook, width)
+        assert any("about 14 h 40 min" in line for line in lines), lines
     assert master["  pending"].endswith("7..44 over 2 min, rising \u2197")
     # the pane beside the list shows them, wrapped rather than cut
     h.press("d")

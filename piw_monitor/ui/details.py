@@ -386,8 +386,18 @@ def queue_outlook(stats):
     """
     rows = outlook(stats.builds_pending, stats.builds_last_hour)
     return [("Outlook" if i == 0 else "",
-             Wrapped(printable(outlook_words(*row), 80)))
+             _clauses(printable(outlook_words(*row), 80)))
             for i, row in enumerate(rows)]
+
+
+def _clauses(text):
+    """
+    *text* as :class:`Chunks` of its comma-separated clauses (each keeps
+    its comma), so that a narrow pane breaks ``about 3 h 40 min`` between
+    clauses, not inside one.
+    """
+    parts = text.split(", ")
+    return Chunks([part + "," for part in parts[:-1]] + parts[-1:])
 
 
 class DetailsPane(urwid.WidgetWrap):
