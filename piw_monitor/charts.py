@@ -14,7 +14,7 @@ import math
 
 __all__ = [
     "BLOCKS", "ASCII_LEVELS", "use_ascii", "ascii_mode", "sparkline",
-    "trend", "span_words", "chart",
+    "trend", "span_words", "chart", "chart_parts",
 ]
 
 #: The levels of a sparkline, lowest first, in block elements and in ASCII.
@@ -156,7 +156,7 @@ def chart_parts(values, show, *, width=20, lo=None, hi=None, span=None):
     if not known:
         return ("no figures yet",)
     least, greatest = min(known), max(known)
-    low, high = show(least), show(greatest)
+    low, high = f"{show(least)}", f"{show(greatest)}"
     if least == greatest:
         shown = low
     elif low == high:

@@ -95,10 +95,26 @@ def test_details_show_whole_figures(run_monitor, rows, cols):  # noqa: F811
     term.wait_for(lambda t: len(slave_rows(t)) >= 3, what="demo slaves")
     term.key("d")
     term.key("home")
-    term.wait_for(lambda t: "Downloads" in "".join(_pane(t)),
-                  what="the master's figures")
-    term.wait_for(lambda t: "Disk" in "".join(_pane(t)), what="its disk")
-    pane = "\n".join(_pane(term))
+    term.wait_for(lambda t: "Outlook" in "".join(_pane(t)),
+                  what="the master's queue")
+    # its counts come after the queue and its charts: ] scrolls to them
+    # (the title says so while there is more below)
+    def first_label(t):
+        # the label of the pane's first line: what a scroll moves
+        return _pane(t)[1][1:13]
+
+    seen = []
+    for _ in range(6):
+        pane = "\n".join(_pane(term))
+        seen.append(pane)
+        if "Downloads" in pane or "] for more" not in _pane(term)[0]:
+            break
+        before = first_label(term)
+        term.key("]")
+        term.wait_for(lambda t: first_label(t) != before,
+                      what="the pane scrolled")
+    assert "Downloads" in pane, seen
+    pane = "\n".join(seen)
     assert "\N{HORIZONTAL ELLIPSIS}" not in pane, pane
     assert re.search(r"\d+ last hour,", pane)
     assert re.search(r"[\d.]+ [KMGT]B used", pane), pane

@@ -71,6 +71,16 @@ def _details(console):
     console.toggle_details()
 
 
+@command("details-down", "Scroll the details pane down")
+def _details_down(console):
+    console.scroll_details(1)
+
+
+@command("details-up", "Scroll the details pane up")
+def _details_up(console):
+    console.scroll_details(-1)
+
+
 @command("log", "Toggle the event log")
 def _log(console):
     console.toggle_log()

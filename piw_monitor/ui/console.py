@@ -277,6 +277,18 @@ class Console(urwid.WidgetWrap):
         self.details.update()
         self._layout_body()
 
+    def scroll_details(self, pages):
+        """
+        Scroll the details pane by *pages* (down when positive); the
+        status line says why nothing moved.
+        """
+        if not self.show_details or self.show_log:
+            self.status.show("The details pane is not open: d opens it.")
+        elif not self.details.scroll(pages):
+            self.status.show("The details pane shows its last lines."
+                            if pages > 0 else
+                            "The details pane shows its first lines.")
+
     def back(self):
         """
         Go back one step from what is on screen (Esc in the list or the

@@ -10,6 +10,7 @@ import unicodedata
 import urwid
 
 from .. import charts
+from ..model import abi_order
 from ..pressure import figures, outlook, outlook_words
 from ..sanitize import printable
 from . import format as fmt
@@ -183,7 +184,7 @@ def slave_details(slave, now):
     p = printable
     pairs = [
         ("Slave", f"{slave.slave_id} {p(slave.label)}"),
-        ("State", f"{slave.state(now)}: {p(slave.task_text())}"),
+        ("State", Chunks((f"{slave.state(now)}:", p(slave.task_text())))),
         *pressure_words(slave),
         *([("Kill slave", "sent (KILL): it terminates the next time it "
                           "asks for work")] if slave.stopping else []),
@@ -193,8 +194,8 @@ def slave_details(slave, now):
         # say
         took = fmt.duration(slave.build_time(now)) \
             if slave.build_started is not None else "a time not known"
-        pairs.append(("Build", f"{p(slave.package)} {p(slave.version)} for "
-                               f"{took}"))
+        pairs.append(("Build", Chunks((
+            f"{p(slave.package)} {p(slave.version)}", f"for {took}"))))
     stats = slave.stats
     if stats is not None:
         pairs += [
@@ -225,7 +226,8 @@ def slave_details(slave, now):
 def _by_abi(mapping):
     if not mapping:
         return "-"
-    items = sorted(mapping.items())
+    # in the order of the Outlook and of the list: cp39 before cp311
+    items = sorted(mapping.items(), key=lambda item: abi_order(item[0]))
     return Chunks(f"{printable(abi, 16)} {n}" + ("," if i < len(items) - 1
                                                  else "")
                   for i, (abi, n) in enumerate(items))
@@ -237,37 +239,44 @@ def master_details(farm, now):
     pairs = [
         ("Master", printable(m.label) or "-"),
         ("State", m.state(now)),
-        ("OS", printable(f"{m.os_name} {m.os_version}".strip()) or "-"),
-        ("Board", printable(f"{m.board_revision} (serial {m.board_serial})")),
-        ("Started", fmt.clock(m.started)),
         ("Up", fmt.duration(m.up_time(now))),
-        # the master's clock minus ours, from its timestamps: every time on
-        # screen is judged on the master's clock
-        ("Clock skew", "-" if m.skew is None else
-         Chunks((skew(m.skew), "(master minus monitor)"))),
         ("Frames", f"{farm.frames} received, {farm.bad_frames} bad"
                    + (f" (latest: {printable(farm.last_bad_reason, 60)})"
                       if farm.bad_frames else "")),
     ]
     stats = m.stats
     if stats is None:
-        return pairs + [("Statistics", "none yet")]
+        pairs.append(("Statistics", "none yet"))
+    else:
+        # what changes and what to act on first: the queue and its charts
+        # (below the list, on a terminal under 120 columns, the pane shows
+        # only its first lines; ] shows the rest)
+        pairs += [
+            ("Builds/hour", _by_abi(stats.builds_last_hour)),
+            ("Pending", _by_abi(stats.builds_pending)),
+            *queue_outlook(stats),
+            *master_charts(m),
+            _resource("Disk", stats.disk_size, stats.disk_free),
+            _resource("Memory", stats.mem_size, stats.mem_free),
+            _resource("Swap", stats.swap_size, stats.swap_free),
+            *_load_and_temp(stats),
+            ("Built", Chunks((f"{stats.packages_built:,} packages,",
+                              f"{stats.files_count:,} files"))),
+            ("Build time", fmt.duration(stats.builds_time)),
+            ("Build size", fmt.size(stats.builds_size)),
+            ("Downloads", Chunks((
+                f"{stats.downloads_last_hour:,} last hour,",
+                f"{stats.downloads_last_month:,} last month,",
+                f"{stats.downloads_all:,} in all"))),
+        ]
     pairs += [
-        ("Builds/hour", _by_abi(stats.builds_last_hour)),
-        ("Pending", _by_abi(stats.builds_pending)),
-        *queue_outlook(stats),
-        ("Built", Chunks((f"{stats.packages_built} packages,",
-                          f"{stats.files_count} files"))),
-        ("Build time", fmt.duration(stats.builds_time)),
-        ("Build size", fmt.size(stats.builds_size)),
-        ("Downloads", Chunks((f"{stats.downloads_last_hour} last hour,",
-                              f"{stats.downloads_last_month} last month,",
-                              f"{stats.downloads_all} in all"))),
-        _resource("Disk", stats.disk_size, stats.disk_free),
-        _resource("Memory", stats.mem_size, stats.mem_free),
-        _resource("Swap", stats.swap_size, stats.swap_free),
-        *_load_and_temp(stats),
-        *master_charts(m),
+        ("OS", printable(f"{m.os_name} {m.os_version}".strip()) or "-"),
+        ("Board", printable(f"{m.board_revision} (serial {m.board_serial})")),
+        ("Started", fmt.clock(m.started)),
+        # the master's clock minus ours, from its timestamps: every time on
+        # screen is judged on the master's clock
+        ("Clock skew", "-" if m.skew is None else
+         Chunks((skew(m.skew), "(master minus monitor)"))),
     ]
     return pairs
 
@@ -296,9 +305,15 @@ def pressure_words(slave):
             said.append(f"{f['temp']:.1f} \N{DEGREE SIGN}C")
     # Kill slave lets the build finish first: a runaway build is stopped
     # by skipping it as well (the action menu)
-    advice = ("; a runaway build? Enter: Skip build and kill slave"
-              if slave.task == "building" else "")
-    return [("Pressure", Wrapped(", ".join(said) + advice))]
+    advice = slave.task == "building"
+    # in clauses: a narrow pane breaks between them, never inside a figure
+    # ("load" / "8.49") or the action's name
+    pieces = ", ".join(said).split(", ")
+    pieces = [piece + "," for piece in pieces[:-1]] + pieces[-1:]
+    if advice:
+        pieces[-1] += ";"
+        pieces += ["a runaway build?", "Enter: Skip build and kill slave"]
+    return [("Pressure", Chunks(pieces))]
 
 
 def _pct(value):
@@ -401,15 +416,38 @@ def _clauses(text):
 
 
 class DetailsPane(urwid.WidgetWrap):
-    """The details of the selected row, refreshed with the screen."""
+    """
+    The details of the selected row, refreshed with the screen. What does
+    not fit is reached with ``]`` and ``[`` (:meth:`scroll`), a pane at a
+    time; the title says when there is more below or above.
+    """
+
+    TITLE = "Details"
+    #: the titles while there is more below, above, or both, with short
+    #: forms for a narrow pane
+    TITLES = {
+        (True, False): ("Details (] for more)", "Details ]"),
+        (False, True): ("Details ([ back up)", "Details ["),
+        (True, True): ("Details ([ ] to scroll)", "Details [ ]"),
+    }
 
     def __init__(self, farm, view, slave_list):
         self.farm = farm
         self.view = view
         self.slave_list = slave_list
+        #: the first line shown (an index into the pairs), and whose
+        #: details they are: another row's start at the top
+        self.offset = 0
+        self._subject = None
+        self._rows = []
+        # lines of the pairs from offset on, and the room inside the box,
+        # as last drawn (for scroll)
+        self._drawn = None
         self._walker = urwid.SimpleListWalker([])
-        super().__init__(urwid.AttrMap(urwid.LineBox(
-            urwid.ListBox(self._walker), title="Details"), "details"))
+        self._title = self.TITLE
+        # the title laid out as it is written off UTF-8 too
+        self._box = measure.line_box(urwid.ListBox(self._walker), self.TITLE)
+        super().__init__(urwid.AttrMap(self._box, "details"))
 
     def selectable(self):
         return False
@@ -419,9 +457,69 @@ class DetailsPane(urwid.WidgetWrap):
         slave = self.slave_list.selected
         if slave is not None:
             pairs = slave_details(slave, self.view.now)
+            subject = slave.identity
         else:
             pairs = master_details(self.farm, self.view.now)
-        self._walker[:] = [
+            subject = None
+        if subject != self._subject:
+            self._subject = subject
+            self.offset = 0
+        self._rows = [
             urwid.Columns([(12, urwid.Text(("details-key", k), wrap="clip")),
                            ValueText(v)], dividechars=1)
             for k, v in pairs]
+        self.offset = max(min(self.offset, len(self._rows) - 1), 0)
+        self._walker[:] = self._rows[self.offset:]
+
+    def scroll(self, pages):
+        """
+        Move the pane's view down (*pages* > 0) or up a pane at a time, by
+        the lines last drawn; the top line of one view is the bottom line
+        of the next, so nothing is missed. Returns False when it cannot
+        move that way.
+        """
+        if self._drawn is None:
+            return False
+        cols, room = self._drawn
+        heights = [row.rows((cols,)) for row in self._rows]
+        offset = self.offset
+        for _ in range(abs(pages)):
+            if pages > 0:
+                # the first line not wholly shown, unless all fits already
+                used, index = 0, offset
+                while index < len(heights) and used + heights[index] <= room:
+                    used += heights[index]
+                    index += 1
+                if index >= len(heights):
+                    break
+                offset = max(index - 1, offset + 1)
+            else:
+                if offset == 0:
+                    break
+                # the top line now at the bottom, as many above it as fit
+                used, index = heights[offset], offset
+                while index > 0 and used + heights[index - 1] <= room:
+                    used += heights[index - 1]
+                    index -= 1
+                offset = min(index, offset - 1)
+        if offset == self.offset:
+            return False
+        self.offset = offset
+        self._walker[:] = self._rows[offset:]
+        return True
+
+    def render(self, size, focus=False):
+        if len(size) == 2:
+            # the list inside the box's lines
+            cols, room = max(size[0] - 2, 1), max(size[1] - 2, 1)
+            self._drawn = (cols, room)
+            below = sum(row.rows((cols,)) for row in self._walker) > room
+            above = self.offset > 0
+            title = self.TITLE
+            if below or above:
+                long, short = self.TITLES[(below, above)]
+                title = long if measure.width(long) + 2 <= cols else short
+            if title != self._title:
+                self._title = title
+                self._box.set_title(title)
+        return super().render(size, focus)
