@@ -649,6 +649,8 @@ def test_the_details_pane_scrolls_to_what_does_not_fit():
     h.press("d", "home", size=size)
     first = h.text(size)
     assert "Details (] for more)" in first
+    # the master's state in the header's word
+    assert "State        running" in first
     # what to act on first: the queue, then its charts
     assert "Outlook" in first and "  temp" not in first
     pages = [first]

@@ -238,7 +238,8 @@ def master_details(farm, now):
     m = farm.master
     pairs = [
         ("Master", printable(m.label) or "-"),
-        ("State", m.state(now)),
+        # in the header's word: a master heard from lately is running
+        ("State", {"connected": "running"}.get(m.state(now), m.state(now))),
         ("Up", fmt.duration(m.up_time(now))),
         ("Frames", f"{farm.frames} received, {farm.bad_frames} bad"
                    + (f" (latest: {printable(farm.last_bad_reason, 60)})"
