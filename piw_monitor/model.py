@@ -55,7 +55,7 @@ from .pressure import History, Thresholds, figures
 __all__ = [
     "Farm", "Master", "MasterClock", "Slave", "Changes", "STATES",
     "MASTER_STATES", "STATS_PERIOD", "MASTER_SILENCE", "MASTER_QUIET",
-    "TERMINATED_LINGER", "MAX_SLAVES",
+    "TERMINATED_LINGER", "MAX_SLAVES", "abi_order", "python_version",
 ]
 
 #: A slave's states, in the order a screen would list them.
@@ -608,12 +608,22 @@ def abi_order(abi):
     return (abi, 0, 0, abi)
 
 
+def python_version(text):
+    """
+    A Python version as people write it: ``3.11`` for the ``311`` a
+    slave's HELLO carries (anything else as it came).
+    """
+    if text.isdigit() and len(text) >= 2:
+        return f"{text[0]}.{text[1:]}"
+    return text
+
+
 # how each kind of slave event reads in histories and the log; a kind not
 # here reads as its message name (a dict: one lookup a frame, where a chain
 # of isinstance tests took six for a DONE)
 _DESCRIPTIONS = {
     p.SlaveHello: lambda e: (f"HELLO {e.label} {e.abi} {e.platform} "
-                             f"Python {e.py_version}"),
+                             f"Python {python_version(e.py_version)}"),
     p.SlaveBuild: lambda e: f"BUILD {e.package} {e.version}",
     p.SlaveSend: lambda e: f"SEND {e.filename}",
     p.SlaveSleep: lambda e: "SLEEP (paused)" if e.paused else

@@ -111,7 +111,7 @@ def test_details_show_whole_figures(run_monitor, rows, cols):  # noqa: F811
             break
         before = first_label(term)
         term.key("]")
-        term.wait_for(lambda t: first_label(t) != before,
+        term.wait_for(lambda t, before=before: first_label(t) != before,
                       what="the pane scrolled")
     assert "Downloads" in pane, seen
     pane = "\n".join(seen)

@@ -688,6 +688,24 @@ def test_the_details_pane_scrolls_to_what_does_not_fit():
     assert "Details" in h.text((200, 80))
 
 
+def test_the_pane_below_a_short_list_takes_the_lines_it_leaves():
+    # at 80x40 the pane took half the body, with blank lines above it
+    # under a list of four rows
+    h = hungry_harness()
+    h.press("d", size=(80, 40))
+    screen = h.screen((80, 40))
+    top = next(i for i, line in enumerate(screen) if "Details" in line)
+    assert screen[top - 1].startswith("\u25cf     3 pi-03"), screen
+    assert "Details (" not in screen[top]   # all of it shows
+    # a list too long for that gives the pane half, as before
+    h2 = Harness()
+    farm_of(h2, 30)
+    h2.press("d", size=(80, 40))
+    screen = h2.screen((80, 40))
+    top = next(i for i, line in enumerate(screen) if "Details" in line)
+    assert 15 <= top <= 22, top
+
+
 def test_the_help_lists_the_details_keys():
     h = hungry_harness()
     h.press("h", "end", size=(100, 60))

@@ -1201,6 +1201,9 @@ def test_event_log_names_slaves_by_id_and_label(h):
     h.feed(p.SlaveBuild(2, h.now, "numpy", "1.26.4"))
     h.press("l")
     assert "slave 2 (pi-02)" in h.text((100, 30))
+    # the version as the details write it, not the protocol's 311
+    assert "linux_armv7l Python 3.11" in h.text((100, 30))
+    assert "Python 311" not in h.text((100, 30))
 
 
 def test_details_figures_are_never_cut_at_100_columns_and_wider(h):

@@ -45,7 +45,9 @@ DETAILS_ROWS = 12
 class ListAndDetails(Responsive):
     """The list with the details pane beside it (wide screens) or below."""
 
-    def __init__(self, list_pane, details):
+    def __init__(self, list_pane, details, list_rows=None):
+        # list_rows(cols): the lines the list needs, its titles included
+        self._list_rows = list_rows
         self._beside = urwid.Columns(
             [("weight", 3, list_pane), ("weight", 2, details)],
             dividechars=1, focus_column=0)
@@ -62,6 +64,11 @@ class ListAndDetails(Responsive):
             # one, the pane takes up to half the body
             rows = max(3, min(max(DETAILS_ROWS, size[1] // 2 - 2),
                               size[1] - 4))
+            if self._list_rows is not None:
+                # a short list (a small farm, a filter) leaves the pane
+                # the lines it does not need
+                rows = max(rows, min(size[1] - self._list_rows(size[0]),
+                                     size[1] - 4))
             widget, options = self._below.contents[1]
             if options != self._below.options("given", rows):
                 self._below.contents[1] = (
@@ -265,7 +272,10 @@ class Console(urwid.WidgetWrap):
         if self.show_log:
             body = self.log_view
         elif self.show_details:
-            body = ListAndDetails(self.list_pane, self.details)
+            body = ListAndDetails(
+                self.list_pane, self.details,
+                lambda cols: self.column_header.rows((cols,))
+                + self.slave_list.line_count)
         else:
             body = self.list_pane
         self.frame.body = body

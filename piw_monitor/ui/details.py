@@ -11,6 +11,7 @@ import urwid
 
 from .. import charts
 from ..model import abi_order
+from ..model import python_version as model_python_version
 from ..pressure import figures, outlook, outlook_words
 from ..sanitize import printable
 from . import format as fmt
@@ -155,13 +156,11 @@ def _load_and_temp(stats):
 
 def python_version(text):
     """
-    A slave's Python version as people write it: ``3.11`` for the ``311``
-    the protocol carries (anything else as it came).
+    A slave's Python version as people write it, printable: ``3.11`` for
+    the ``311`` the protocol carries (anything else as it came; see
+    :func:`piw_monitor.model.python_version`).
     """
-    text = printable(text)
-    if text.isdigit() and len(text) >= 2:
-        return f"{text[0]}.{text[1:]}"
-    return text
+    return model_python_version(printable(text))
 
 
 def skew(delta, suffix=""):

@@ -868,6 +868,11 @@ class SlaveList(urwid.WidgetWrap):
         return self._walker.get_focus()[0] is self.master_row
 
     @property
+    def line_count(self):
+        """How many rows the list holds (the master's included)."""
+        return len(self._walker)
+
+    @property
     def row_widgets(self):
         """The slave rows in display order."""
         return [w for w in self._walker if isinstance(w, SlaveRow)]
