@@ -706,6 +706,20 @@ def test_the_pane_below_a_short_list_takes_the_lines_it_leaves():
     assert 15 <= top <= 22, top
 
 
+def test_disk_free_is_charted_on_the_disks_own_scale():
+    # 40 MB of a 32 GB disk drew as a full disk emptied (own-range bars)
+    farm = Farm()
+    farm.apply(slave_hello(1, T0), T0)
+    for i, free in enumerate((0.6, 0.5995, 0.599, 0.5985)):
+        farm.apply(stats(1, T0 + i * 60 * SEC, disk_free=free),
+                   T0 + i * 60 * SEC)
+    value = " ".join(dict(slave_details(farm.slaves[1], T0 + 240 * SEC))[
+        "  disk free"])
+    bars = value.split(" ")[0]
+    assert bars == "\u2585" * 4, value   # 60 % of the disk, four times
+    assert "~19.2 GB" in value and "falling" in value
+
+
 def test_the_help_lists_the_details_keys():
     h = hungry_harness()
     h.press("h", "end", size=(100, 60))

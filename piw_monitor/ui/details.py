@@ -351,7 +351,11 @@ def slave_charts(slave):
                     + (f" {charts.span_words(span)}" if span else "")),
         _chart("  memory", history.series("memory"), _pct, span, 0, 100),
         _chart("  swap", history.series("swap"), _pct, span, 0, 100),
-        _chart("  disk free", history.series("disk_free"), _bytes, span),
+        # on the disk's own scale, as memory and swap are on 0..100 %: a
+        # few hundred MB must not draw as a full disk emptied
+        _chart("  disk free", history.series("disk_free"), _bytes, span, 0,
+               slave.stats.disk_size if slave.stats is not None
+               and slave.stats.disk_size > 0 else None),
         _chart("  load", history.series("load"), _load, span),
         _chart("  temp", history.series("temp"), _temp, span),
     ]
@@ -387,7 +391,8 @@ def master_charts(master):
                              for s in history], _count, span),
         _chart("  downloads", [s.downloads_last_hour for s in history],
                lambda v: f"{v:.0f}/h", span),
-        _chart("  disk free", disk, _bytes, span),
+        _chart("  disk free", disk, _bytes, span, 0,
+               max((s.disk_size for s in history), default=0) or None),
         _chart("  memory", memory, _pct, span, 0, 100),
         _chart("  load", [s.load_average for s in history], _load, span),
         _chart("  temp", [s.cpu_temp for s in history], _temp, span),
