@@ -688,6 +688,56 @@ def test_the_details_pane_scrolls_to_what_does_not_fit():
     assert "Details" in h.text((200, 80))
 
 
+def _pane_lines(h, size):
+    screen = h.screen(size)
+    top = next(i for i, line in enumerate(screen) if "Details" in line)
+    bottom = next(i for i in range(top + 1, len(screen))
+                  if screen[i].startswith("\u2514"))
+    return screen[top], [line[1:-1].rstrip() for line in screen[top + 1:bottom]]
+
+
+def test_the_details_scroll_stays_true_as_things_change():
+    h = hungry_harness()
+    size = (80, 18)   # eight lines inside the pane
+    h.press("d", "down", "down", size=size)   # slave 3, no pressure
+    h.press("[", size=size)
+    assert "The details pane shows its first lines." in h.text(size)
+    h.press("]", size=size)
+    title, lines = _pane_lines(h, size)
+    # moved: what was said at the top is no longer said
+    assert "shows its first lines" not in h.text(size)
+    assert "h: help" in h.text(size)
+    top = lines[0]
+    # a line above the one read at the top comes: the view stays on it
+    t = h.now + SEC
+    h.feed(stats(3, t, mem=0.97, swap=0.9), now=t)
+    title, lines = _pane_lines(h, size)
+    assert lines[0].split()[0] == top.split()[0], (top, lines)
+    # the last view is a full one
+    for _ in range(6):
+        h.press("]", size=size)
+    title, lines = _pane_lines(h, size)
+    assert "Details ([ back up)" in title and lines[-1].strip(), lines
+    # a taller terminal: nothing is left hidden above a blank bottom
+    title, lines = _pane_lines(h, (80, 60))
+    assert "Details (" not in title, title
+    assert lines[0].startswith("Slave        3"), lines
+    # in the event log, ] says what to do; d there shows the details
+    h.press("]", size=size)
+    h.press("l", size=size)
+    h.press("]", size=size)
+    assert "The event log is open: l closes it, d shows the details." in \
+        h.text(size)
+    h.press("d", size=size)
+    title, lines = _pane_lines(h, size)
+    # and a pane opened again starts at the top
+    assert lines[0].startswith("Slave        3"), lines
+    h.press("]", size=size)
+    h.press("d", "d", size=size)
+    title, lines = _pane_lines(h, size)
+    assert lines[0].startswith("Slave        3"), lines
+
+
 def test_the_pane_below_a_short_list_takes_the_lines_it_leaves():
     # at 80x40 the pane took half the body, with blank lines above it
     # under a list of four rows

@@ -281,23 +281,39 @@ class Console(urwid.WidgetWrap):
         self.frame.body = body
 
     def toggle_details(self):
-        """Show or hide the details pane."""
-        self.show_details = not self.show_details
+        """
+        Show or hide the details pane (from the event log: close the log
+        and show the pane). It opens at the top of the selected row's
+        details.
+        """
+        self.show_details = self.show_log or not self.show_details
         self.show_log = False
+        if self.show_details:
+            self.details.offset = 0
         self.details.update()
         self._layout_body()
+
+    #: what the status line says when the details pane cannot move up,
+    #: and down
+    SCROLL_ENDS = ("The details pane shows its first lines.",
+                   "The details pane shows its last lines.")
 
     def scroll_details(self, pages):
         """
         Scroll the details pane by *pages* (down when positive); the
         status line says why nothing moved.
         """
-        if not self.show_details or self.show_log:
+        if self.show_log:
+            self.status.show("The event log is open: l closes it, d shows "
+                             "the details.")
+        elif not self.show_details:
             self.status.show("The details pane is not open: d opens it.")
-        elif not self.details.scroll(pages):
-            self.status.show("The details pane shows its last lines."
-                            if pages > 0 else
-                            "The details pane shows its first lines.")
+        elif self.details.scroll(pages):
+            # what was said when it could not move is no longer true
+            if self.status.text in self.SCROLL_ENDS:
+                self.status.show(StatusLine.HINT)
+        else:
+            self.status.show(self.SCROLL_ENDS[pages > 0])
 
     def back(self):
         """

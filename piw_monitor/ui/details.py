@@ -240,7 +240,7 @@ def master_details(farm, now):
         # in the header's word: a master heard from lately is running
         ("State", {"connected": "running"}.get(m.state(now), m.state(now))),
         ("Up", fmt.duration(m.up_time(now))),
-        ("Frames", f"{farm.frames} received, {farm.bad_frames} bad"
+        ("Frames", f"{farm.frames:,} received, {farm.bad_frames:,} bad"
                    + (f" (latest: {printable(farm.last_bad_reason, 60)})"
                       if farm.bad_frames else "")),
     ]
@@ -302,7 +302,7 @@ def pressure_words(slave):
         elif word == "load":
             said.append(f"load {f['load']:.2f}")
         elif word == "hot":
-            said.append(f"{f['temp']:.1f} \N{DEGREE SIGN}C")
+            said.append(f"{f['temp']:.1f}{SYM.degrees}")
     # Kill slave lets the build finish first: a runaway build is stopped
     # by skipping it as well (the action menu)
     advice = slave.task == "building"
@@ -321,7 +321,7 @@ def _pct(value):
 
 
 def _count(value):
-    return f"{value:.0f}"
+    return f"{value:,.0f}"
 
 
 def _load(value):
@@ -329,7 +329,8 @@ def _load(value):
 
 
 def _temp(value):
-    return f"{value:.1f}\N{DEGREE SIGN}C"
+    # as the Temperature line writes it (" C" off UTF-8)
+    return f"{value:.1f}{SYM.degrees}"
 
 
 def _bytes(value):
@@ -390,7 +391,7 @@ def master_charts(master):
                              if s.builds_pending else None
                              for s in history], _count, span),
         _chart("  downloads", [s.downloads_last_hour for s in history],
-               lambda v: f"{v:.0f}/h", span),
+               lambda v: f"{v:,.0f}/h", span),
         _chart("  disk free", disk, _bytes, span, 0,
                max((s.disk_size for s in history), default=0) or None),
         _chart("  memory", memory, _pct, span, 0, 100),
@@ -445,6 +446,7 @@ class DetailsPane(urwid.WidgetWrap):
         self.offset = 0
         self._subject = None
         self._rows = []
+        self._labels = []
         # lines of the pairs from offset on, and the room inside the box,
         # as last drawn (for scroll)
         self._drawn = None
@@ -466,9 +468,19 @@ class DetailsPane(urwid.WidgetWrap):
         else:
             pairs = master_details(self.farm, self.view.now)
             subject = None
+        labels = [k for k, _ in pairs]
         if subject != self._subject:
             self._subject = subject
             self.offset = 0
+        elif 0 < self.offset < len(self._labels):
+            # the line read at the top stays there when lines above it
+            # come or go (a Pressure line, a Kill slave sent)
+            anchor = self._labels[self.offset]
+            if self.offset >= len(labels) or labels[self.offset] != anchor:
+                near = [i for i, k in enumerate(labels) if k == anchor]
+                if near:
+                    self.offset = min(near, key=lambda i: abs(i - self.offset))
+        self._labels = labels
         self._rows = [
             urwid.Columns([(12, urwid.Text(("details-key", k), wrap="clip")),
                            ValueText(v)], dividechars=1)
@@ -476,28 +488,37 @@ class DetailsPane(urwid.WidgetWrap):
         self.offset = max(min(self.offset, len(self._rows) - 1), 0)
         self._walker[:] = self._rows[self.offset:]
 
+    def _last_offset(self, heights, room):
+        """The offset that shows the last lines with the pane full."""
+        used, index = 0, len(heights)
+        while index > 0 and used + heights[index - 1] <= room:
+            used += heights[index - 1]
+            index -= 1
+        return min(index, max(len(heights) - 1, 0))
+
     def scroll(self, pages):
         """
         Move the pane's view down (*pages* > 0) or up a pane at a time, by
-        the lines last drawn; the top line of one view is the bottom line
-        of the next, so nothing is missed. Returns False when it cannot
-        move that way.
+        the lines last drawn; the bottom line of one view is the top line
+        of the next, so nothing is missed, and the last view is full.
+        Returns False when it cannot move that way.
         """
         if self._drawn is None:
             return False
         cols, room = self._drawn
         heights = [row.rows((cols,)) for row in self._rows]
+        last = self._last_offset(heights, room)
         offset = self.offset
         for _ in range(abs(pages)):
             if pages > 0:
-                # the first line not wholly shown, unless all fits already
+                if offset >= last:
+                    break
+                # the last line wholly shown goes to the top
                 used, index = 0, offset
                 while index < len(heights) and used + heights[index] <= room:
                     used += heights[index]
                     index += 1
-                if index >= len(heights):
-                    break
-                offset = max(index - 1, offset + 1)
+                offset = min(max(index - 1, offset + 1), last)
             else:
                 if offset == 0:
                     break
@@ -518,7 +539,14 @@ class DetailsPane(urwid.WidgetWrap):
             # the list inside the box's lines
             cols, room = max(size[0] - 2, 1), max(size[1] - 2, 1)
             self._drawn = (cols, room)
-            below = sum(row.rows((cols,)) for row in self._walker) > room
+            heights = [row.rows((cols,)) for row in self._rows]
+            # a larger pane (a resize) or fewer lines: no blank room at the
+            # bottom while lines above are hidden
+            last = self._last_offset(heights, room)
+            if self.offset > last:
+                self.offset = last
+                self._walker[:] = self._rows[last:]
+            below = sum(heights[self.offset:]) > room
             above = self.offset > 0
             title = self.TITLE
             if below or above:
