@@ -364,7 +364,7 @@ def about(seconds):
 
 def outlook_words(abi, pending, rate, seconds):
     """One ABI's outlook in words: ``cp311: 44 pending, 12/h, about 3 h 40 min``."""
-    head = f"{abi}: {pending} pending, {rate}/h"
+    head = f"{abi}: {pending:,} pending, {rate:,}/h"
     if seconds is None:
         return head + ", not draining"
     if not pending:

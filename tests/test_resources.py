@@ -689,17 +689,22 @@ def test_the_details_pane_scrolls_to_what_does_not_fit():
 
 
 def _pane_lines(h, size):
+    """The details pane's title line and its lines, as drawn at *size*."""
     screen = h.screen(size)
     top = next(i for i, line in enumerate(screen) if "Details" in line)
+    left = screen[top].index("\u250c")
+    right = screen[top].index("\u2510", left)
     bottom = next(i for i in range(top + 1, len(screen))
-                  if screen[i].startswith("\u2514"))
-    return screen[top], [line[1:-1].rstrip() for line in screen[top + 1:bottom]]
+                  if screen[i][left] == "\u2514")
+    return screen[top], [line[left + 1:right].rstrip()
+                         for line in screen[top + 1:bottom]]
 
 
 def test_the_details_scroll_stays_true_as_things_change():
     h = hungry_harness()
     size = (80, 18)   # eight lines inside the pane
     h.press("d", "down", "down", size=size)   # slave 3, no pressure
+    h.text(size)   # drawn, as a terminal shows it before the next key
     h.press("[", size=size)
     assert "The details pane shows its first lines." in h.text(size)
     h.press("]", size=size)
@@ -736,6 +741,79 @@ def test_the_details_scroll_stays_true_as_things_change():
     h.press("d", "d", size=size)
     title, lines = _pane_lines(h, size)
     assert lines[0].startswith("Slave        3"), lines
+
+
+@pytest.mark.parametrize("size", [(50, 9), (50, 12), (80, 8), (80, 24),
+                                  (120, 8)])
+@pytest.mark.parametrize("row", ["home", None])
+def test_every_line_of_the_details_is_reached_a_pane_at_a_time(size, row):
+    # a value taller than a small pane (the hungry slave's Pressure at
+    # 50x12) had lines no key could reach
+    h = hungry_harness()
+    h.press("d", size=size)   # the hungry slave is selected first
+    if row:
+        h.press(row, size=size)
+    # everything, as a pane tall enough for it draws it at this width
+    whole = _pane_lines(h, (size[0], 200))[1]
+    while whole and not whole[-1].strip():
+        whole.pop()
+    _title, view = _pane_lines(h, size)
+    assert whole[:len(view)] == view
+    at, shown = 0, len(view)   # where the view starts; lines seen so far
+    for _ in range(len(whole)):
+        h.press("]", size=size)
+        text = h.text(size)
+        if "The details pane shows its last lines." in text:
+            break
+        _title, view = _pane_lines(h, size)
+        start = next(i for i in range(at + 1, len(whole))
+                     if whole[i:i + len(view)] == view)
+        # the bottom line of one view is the top of the next (the last,
+        # full view may go back further); a pane of one line steps a line
+        assert start == shown - 1 or (len(view) == 1 and start == shown) \
+            or start + len(view) == len(whole), (at, shown, start)
+        at, shown = start, start + len(view)
+    else:
+        raise AssertionError("] never reached the end")
+    assert shown == len(whole)
+    assert "Details ([ back up)" in _pane_lines(h, size)[0]
+    if row is None:
+        assert any("Enter: Skip build and kill slave" in line
+                   for line in whole), whole
+
+
+def test_details_that_shrink_while_scrolled_fill_the_pane():
+    h = hungry_harness()
+    size = (80, 24)
+    h.press("d", "home", size=size)
+    h.text(size)
+    h.press("]", "]", "]", size=size)
+    assert "back up" in _pane_lines(h, size)[0]
+    # the master restarts: a short picture, no statistics yet
+    later = h.now + 60 * SEC
+    h.feed(master_hello(later), now=later)
+    title, lines = _pane_lines(h, size)
+    assert lines[0].startswith("Master"), lines
+    assert "Details (" not in title
+
+
+def test_the_masters_details_order_abis_and_scale_the_disk():
+    h = hungry_harness()
+    t = h.now + SEC
+    h.feed(p.MasterStats(
+        t, 642902, {"cp311": 3000, "cp39": 2000, "cp313": 1000},
+        dt.timedelta(days=2), 3 * 10**12, {"cp311": 12, "cp39": 20},
+        17, 1298675, 54149, 44723426, 987654321, 100 * 10**9, 16 * 10**9,
+        8 * 10**9, 4 * 10**9, 2 * 10**9, 10**9, 1.73, 52.0), now=t)
+    pairs = {k: v if isinstance(v, str) else " ".join(v)
+             for k, v in master_details(h.farm, t)}
+    # Python's order, as the Outlook and the list
+    assert pairs["Builds/hour"] == "cp39 2,000, cp311 3,000, cp313 1,000"
+    assert pairs["Pending"] == "cp39 20, cp311 12"
+    # disk free on the disk's scale: 42 % of it free, then 16 %, is not
+    # a full disk emptied (as its own range drew it)
+    bars = pairs["  disk free"].split(" ")[0]
+    assert bars[0] == "\u2584" and bars[-1] == "\u2582", bars
 
 
 def test_the_pane_below_a_short_list_takes_the_lines_it_leaves():

@@ -297,16 +297,19 @@ def test_text_typed_or_wrapped_off_utf8_is_measured_as_written(
         narrow_terminal):
     # the filter's words name what was typed; a details value is wrapped
     # as it will be written, so that no line is clipped
-    from piw_monitor.ui.details import ValueText
+    from piw_monitor.ui import measure
+    from piw_monitor.ui.details import wrap
 
     empty = widgets.EmptyRow()
     empty.explain("\u03b1\u03b2", total=3)
     for cols in (23, 40):
         canvas = empty.render((cols,))
         assert canvas.cols() == cols
-    value = ValueText("Zoe\u0308 Zoe\u0308 Zoe\u0308 Zoe\u0308 end")
-    lines = [line.decode(urwid.util.get_encoding()).rstrip()
-             for line in value.render((12,)).text]
+    # each line as the details pane draws it
+    lines = [measure.text(line, wrap="clip").render((12,)).text[0]
+             .decode(urwid.util.get_encoding()).rstrip()
+             for line in wrap("Zoe\u0308 Zoe\u0308 Zoe\u0308 Zoe\u0308 end",
+                              12)]
     assert lines[-1].endswith("end")
     assert sum(line.count("Zoe") for line in lines) == 4, lines
     # an ellipsis written wider than it measures is its ASCII stand-in

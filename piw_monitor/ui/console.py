@@ -289,7 +289,7 @@ class Console(urwid.WidgetWrap):
         self.show_details = self.show_log or not self.show_details
         self.show_log = False
         if self.show_details:
-            self.details.offset = 0
+            self.details.to_top()
         self.details.update()
         self._layout_body()
 
@@ -308,12 +308,14 @@ class Console(urwid.WidgetWrap):
                              "the details.")
         elif not self.show_details:
             self.status.show("The details pane is not open: d opens it.")
-        elif self.details.scroll(pages):
-            # what was said when it could not move is no longer true
-            if self.status.text in self.SCROLL_ENDS:
-                self.status.show(StatusLine.HINT)
         else:
-            self.status.show(self.SCROLL_ENDS[pages > 0])
+            moved = self.details.scroll(pages)
+            if moved:
+                # what was said when it could not move is no longer true
+                if self.status.text in self.SCROLL_ENDS:
+                    self.status.show(StatusLine.HINT)
+            elif moved is not None:   # (None: not drawn yet)
+                self.status.show(self.SCROLL_ENDS[pages > 0])
 
     def back(self):
         """

@@ -21,14 +21,12 @@ from .symbols import SYM, UNICODE
 __all__ = [
     "DetailsPane", "bar", "slave_details", "master_details", "wrap", "Chunks",
     "python_version", "skew", "slave_charts", "master_charts",
-    "queue_outlook", "pressure_words", "Wrapped",
+    "queue_outlook", "pressure_words",
 ]
 #: Cells of a chart's sparkline in the details pane.
 CHART_WIDTH = 20
 
 
-class Wrapped(str):
-    """A value of the details pane that wraps rather than being cut."""
 
 #: The bar's cells (on a terminal that is not UTF-8, ASCII: see
 #: :mod:`.symbols`).
@@ -116,24 +114,6 @@ def _cut(word, width):
     """
     pos, _used = measure.cut(word, width)
     return max(pos, 1)
-
-
-class ValueText(urwid.Widget):
-    """A details value, laid out by :func:`wrap` at the width it is given."""
-
-    _sizing = frozenset([urwid.Sizing.FLOW])
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-
-    def rows(self, size, focus=False):
-        return len(wrap(self.value, size[0]))
-
-    def render(self, size, focus=False):
-        (maxcol,) = size
-        return measure.text("\n".join(wrap(self.value, maxcol)),
-                            wrap="clip").render((maxcol,))
 
 
 def _resource(name, size, free):
@@ -227,7 +207,7 @@ def _by_abi(mapping):
         return "-"
     # in the order of the Outlook and of the list: cp39 before cp311
     items = sorted(mapping.items(), key=lambda item: abi_order(item[0]))
-    return Chunks(f"{printable(abi, 16)} {n}" + ("," if i < len(items) - 1
+    return Chunks(f"{printable(abi, 16)} {n:,}" + ("," if i < len(items) - 1
                                                  else "")
                   for i, (abi, n) in enumerate(items))
 
@@ -425,31 +405,37 @@ class DetailsPane(urwid.WidgetWrap):
     """
     The details of the selected row, refreshed with the screen. What does
     not fit is reached with ``]`` and ``[`` (:meth:`scroll`), a pane at a
-    time; the title says when there is more below or above.
+    time, line by line (a value taller than the pane too); the title says
+    when there is more below or above.
     """
 
     TITLE = "Details"
-    #: the titles while there is more below, above, or both, with short
-    #: forms for a narrow pane
+    #: the titles while there is more below, above, or both (the pane is
+    #: always wide enough for them: 47 columns beside the list at 120,
+    #: the terminal's 50 or more below it)
     TITLES = {
-        (True, False): ("Details (] for more)", "Details ]"),
-        (False, True): ("Details ([ back up)", "Details ["),
-        (True, True): ("Details ([ ] to scroll)", "Details [ ]"),
+        (True, False): "Details (] for more)",
+        (False, True): "Details ([ back up)",
+        (True, True): "Details ([ ] to scroll)",
     }
 
     def __init__(self, farm, view, slave_list):
         self.farm = farm
         self.view = view
         self.slave_list = slave_list
-        #: the first line shown (an index into the pairs), and whose
-        #: details they are: another row's start at the top
-        self.offset = 0
-        self._subject = None
-        self._rows = []
+        self._pairs = []
         self._labels = []
-        # lines of the pairs from offset on, and the room inside the box,
-        # as last drawn (for scroll)
+        # whose details they are (another row's start at the top), and the
+        # line at the top of the view: (its pair's index, its line within
+        # the pair)
+        self._subject = None
+        self._top = (0, 0)
+        # as last drawn: the lines, as (pair index, line in pair, widget),
+        # the width and the room inside the box, and the first line shown
+        self._lines = []
         self._drawn = None
+        self._stale = True
+        self._first = 0
         self._walker = urwid.SimpleListWalker([])
         self._title = self.TITLE
         # the title laid out as it is written off UTF-8 too
@@ -458,6 +444,12 @@ class DetailsPane(urwid.WidgetWrap):
 
     def selectable(self):
         return False
+
+    def to_top(self):
+        """Show the details from their first line at the next draw."""
+        self._top = (0, 0)
+        self._stale = True
+        self._invalidate()
 
     def update(self):
         """Show the selected row's details as they are now."""
@@ -469,89 +461,99 @@ class DetailsPane(urwid.WidgetWrap):
             pairs = master_details(self.farm, self.view.now)
             subject = None
         labels = [k for k, _ in pairs]
+        index, line = self._top
         if subject != self._subject:
             self._subject = subject
-            self.offset = 0
-        elif 0 < self.offset < len(self._labels):
+            index, line = 0, 0
+        elif 0 < index < len(self._labels):
             # the line read at the top stays there when lines above it
             # come or go (a Pressure line, a Kill slave sent)
-            anchor = self._labels[self.offset]
-            if self.offset >= len(labels) or labels[self.offset] != anchor:
+            anchor = self._labels[index]
+            if index >= len(labels) or labels[index] != anchor:
                 near = [i for i, k in enumerate(labels) if k == anchor]
                 if near:
-                    self.offset = min(near, key=lambda i: abs(i - self.offset))
+                    index = min(near, key=lambda i: abs(i - index))
+        self._top = (index, line)
+        self._pairs = pairs
         self._labels = labels
-        self._rows = [
-            urwid.Columns([(12, urwid.Text(("details-key", k), wrap="clip")),
-                           ValueText(v)], dividechars=1)
-            for k, v in pairs]
-        self.offset = max(min(self.offset, len(self._rows) - 1), 0)
-        self._walker[:] = self._rows[self.offset:]
+        self._stale = True  # laid out again before it is drawn or scrolled
+        # (urwid would otherwise draw the canvas it keeps)
+        self._invalidate()
 
-    def _last_offset(self, heights, room):
-        """The offset that shows the last lines with the pane full."""
-        used, index = 0, len(heights)
-        while index > 0 and used + heights[index - 1] <= room:
-            used += heights[index - 1]
-            index -= 1
-        return min(index, max(len(heights) - 1, 0))
+    def _layout(self, cols):
+        """The lines of the pairs at *cols* columns (see :attr:`_lines`)."""
+        lines = []
+        width = max(cols - 13, 1)  # the key's 12 columns and a space
+        for index, (key, value) in enumerate(self._pairs):
+            for line, text in enumerate(wrap(value, width)):
+                lines.append((index, line, urwid.Columns([
+                    (12, urwid.Text(("details-key", key if not line
+                                     else ""), wrap="clip")),
+                    measure.text(text, wrap="clip")], dividechars=1)))
+        return lines
+
+    def _lay_out(self, cols, room):
+        """
+        Lay the lines out for *cols* columns and *room* rows, when the
+        details or the size changed since they were last laid out.
+        """
+        if not self._stale and self._drawn == (cols, room):
+            return
+        self._stale = False
+        self._drawn = (cols, room)
+        self._lines = self._layout(cols)
+        # the line that was at the top (or the nearest before it: a value
+        # now on fewer lines), but no blank room at the bottom while lines
+        # above are hidden
+        first = 0
+        for number, (index, line, _w) in enumerate(self._lines):
+            if (index, line) > self._top:
+                break
+            first = number
+        self._show(min(first, self._last()))
+
+    def _show(self, first):
+        """Show the lines from *first* on; note where the top line is."""
+        self._first = first
+        if self._lines:
+            index, line, _widget = self._lines[first]
+            self._top = (index, line)
+        self._walker[:] = [widget for _i, _l, widget in self._lines[first:]]
+
+    def _last(self):
+        """The first line of the last, full view."""
+        return max(len(self._lines) - self._drawn[1], 0)
 
     def scroll(self, pages):
         """
-        Move the pane's view down (*pages* > 0) or up a pane at a time, by
-        the lines last drawn; the bottom line of one view is the top line
-        of the next, so nothing is missed, and the last view is full.
-        Returns False when it cannot move that way.
+        Move the pane's view down (*pages* > 0) or up a pane at a time, as
+        last drawn: the bottom line of one view is the top line of the
+        next, so nothing is missed, and the last view is a full one.
+        Returns False when it cannot move that way, None before the pane
+        was drawn.
         """
         if self._drawn is None:
+            return None
+        self._lay_out(*self._drawn)
+        step = max(self._drawn[1] - 1, 1)
+        first = self._first
+        if pages > 0:
+            first = min(first + step * pages, self._last())
+        else:
+            first = max(first + step * pages, 0)
+        if first == self._first:
             return False
-        cols, room = self._drawn
-        heights = [row.rows((cols,)) for row in self._rows]
-        last = self._last_offset(heights, room)
-        offset = self.offset
-        for _ in range(abs(pages)):
-            if pages > 0:
-                if offset >= last:
-                    break
-                # the last line wholly shown goes to the top
-                used, index = 0, offset
-                while index < len(heights) and used + heights[index] <= room:
-                    used += heights[index]
-                    index += 1
-                offset = min(max(index - 1, offset + 1), last)
-            else:
-                if offset == 0:
-                    break
-                # the top line now at the bottom, as many above it as fit
-                used, index = heights[offset], offset
-                while index > 0 and used + heights[index - 1] <= room:
-                    used += heights[index - 1]
-                    index -= 1
-                offset = min(index, offset - 1)
-        if offset == self.offset:
-            return False
-        self.offset = offset
-        self._walker[:] = self._rows[offset:]
+        self._show(first)
         return True
 
     def render(self, size, focus=False):
         if len(size) == 2:
             # the list inside the box's lines
             cols, room = max(size[0] - 2, 1), max(size[1] - 2, 1)
-            self._drawn = (cols, room)
-            heights = [row.rows((cols,)) for row in self._rows]
-            # a larger pane (a resize) or fewer lines: no blank room at the
-            # bottom while lines above are hidden
-            last = self._last_offset(heights, room)
-            if self.offset > last:
-                self.offset = last
-                self._walker[:] = self._rows[last:]
-            below = sum(heights[self.offset:]) > room
-            above = self.offset > 0
-            title = self.TITLE
-            if below or above:
-                long, short = self.TITLES[(below, above)]
-                title = long if measure.width(long) + 2 <= cols else short
+            self._lay_out(cols, room)
+            below = len(self._lines) - self._first > room
+            above = self._first > 0
+            title = self.TITLES.get((below, above), self.TITLE)
             if title != self._title:
                 self._title = title
                 self._box.set_title(title)
