@@ -842,6 +842,18 @@ def test_read_only_menu_says_so_and_refuses_without_asking():
     assert h.link.sent == []
 
 
+def test_the_details_follow_the_selection_while_a_filter_is_typed(h):
+    farm_of(h, 3)
+    h.feed(slave_hello(4, "other", abi="cp39"))
+    h.press("home", "down", "d")   # cp39 sorts first
+    assert "Slave        4 other" in h.text((80, 40))
+    # typing moves the selection off the row the filter hides: the pane
+    # says so at once, not at the next refresh
+    h.press("/", "p", "i")
+    text = h.text((80, 40))
+    assert "4 other" not in text and "Slave        " in text
+
+
 def test_a_filter_matching_nothing_says_so(h):
     farm_of(h, 2)
     h.press("/", *"zzz", "enter")

@@ -656,6 +656,9 @@ class Console(urwid.WidgetWrap):
                 commands.run(binding.command, self)
             else:
                 self._type_filter(size, key)
+            if self.show_details:
+                # the filter may have moved the selection
+                self.details.update()
             return None
         binding = lookup(key, "global")
         if binding is None:
