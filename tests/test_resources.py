@@ -782,6 +782,25 @@ def test_every_line_of_the_details_is_reached_a_pane_at_a_time(size, row):
                    for line in whole), whole
 
 
+def test_the_mouse_wheel_scrolls_the_details_pane():
+    h = hungry_harness()
+    size = (80, 24)
+    h.press("d", "home", size=size)
+    screen = h.screen(size)
+    top = next(i for i, line in enumerate(screen) if "Details" in line)
+    first = _pane_lines(h, size)[1]
+    # a turn down over the pane: three lines
+    assert click(h.console, size, 20, top + 3, button=5)
+    lines = _pane_lines(h, size)[1]
+    assert lines[:len(lines) - 3] == first[3:]
+    assert "Details ([ ] to scroll)" in _pane_lines(h, size)[0]
+    assert click(h.console, size, 20, top + 3, button=4)
+    assert _pane_lines(h, size)[1] == first
+    # not past the top; the list's rows are not the pane's
+    click(h.console, size, 20, top + 3, button=4)
+    assert _pane_lines(h, size)[1] == first
+
+
 def test_details_that_shrink_while_scrolled_fill_the_pane():
     h = hungry_harness()
     size = (80, 24)

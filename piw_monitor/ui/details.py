@@ -546,6 +546,20 @@ class DetailsPane(urwid.WidgetWrap):
         self._show(first)
         return True
 
+    #: lines a turn of the mouse wheel scrolls
+    WHEEL_LINES = 3
+
+    def mouse_event(self, size, event, button, col, row, focus):
+        if event == "mouse press" and button in (4, 5) and len(size) == 2:
+            # the wheel: up (4) or down (5) a few lines, within the lines
+            self._lay_out(max(size[0] - 2, 1), max(size[1] - 2, 1))
+            step = self.WHEEL_LINES if button == 5 else -self.WHEEL_LINES
+            first = max(min(self._first + step, self._last()), 0)
+            if first != self._first:
+                self._show(first)
+            return True
+        return False
+
     def render(self, size, focus=False):
         if len(size) == 2:
             # the list inside the box's lines
