@@ -274,6 +274,9 @@ def test_the_queues_outlook_by_abi():
         "cp313: 0 pending, 0/h, empty",
     ]
     assert about(20) == "under a minute" and about(3 * 86400) == "about 3 days"
+    # large counts grouped by thousands, as the rest of the details
+    assert outlook_words("cp311", 12000, 1500, 28800).startswith(
+        "cp311: 12,000 pending, 1,500/h, ")
 
 
 # ------------------------------------------------------------ the screen
@@ -796,9 +799,14 @@ def test_the_mouse_wheel_scrolls_the_details_pane():
     assert "Details ([ ] to scroll)" in _pane_lines(h, size)[0]
     assert click(h.console, size, 20, top + 3, button=4)
     assert _pane_lines(h, size)[1] == first
-    # not past the top; the list's rows are not the pane's
+    # not past the top
     click(h.console, size, 20, top + 3, button=4)
     assert _pane_lines(h, size)[1] == first
+    # what the status line said at an end is gone once the wheel moves it
+    h.press("[", size=size)
+    assert "shows its first lines" in h.text(size)
+    click(h.console, size, 20, top + 3, button=5)
+    assert "shows its first lines" not in h.text(size)
 
 
 def test_details_that_shrink_while_scrolled_fill_the_pane():
@@ -865,6 +873,18 @@ def test_disk_free_is_charted_on_the_disks_own_scale():
     bars = value.split(" ")[0]
     assert bars == "\u2585" * 4, value   # 60 % of the disk, four times
     assert "~19.2 GB" in value and "falling" in value
+
+
+def test_the_pane_below_the_list_leaves_a_wrapped_row_whole():
+    # "no slave matches" wraps at 50 columns: the list needs its lines,
+    # not one a row
+    h = Harness()
+    farm_of(h, 3)
+    size = (50, 30)
+    h.press("/", *"a-long-filter-nothing-matches-xxxxxxxxxxxxxxxxxxxxxx",
+            "enter", "d", size=size)
+    text = h.text(size)
+    assert "clears the filter." in text, text
 
 
 def test_the_help_lists_the_details_keys():

@@ -74,7 +74,11 @@ class Harness:
         return press(self.console, size, *keys)
 
     def screen(self, size=SIZE):
-        return render_text(self.console, size, focus=True)
+        # the drawn canvas is kept, as a terminal's main loop keeps it: urwid
+        # then draws again from its cache whatever was not invalidated, so a
+        # widget that forgets to say it changed shows stale here too
+        self.canvas = self.console.render(size, focus=True)
+        return list(self.canvas.decoded_text)
 
     def text(self, size=SIZE):
         return "\n".join(self.screen(size))

@@ -46,7 +46,8 @@ class ListAndDetails(Responsive):
     """The list with the details pane beside it (wide screens) or below."""
 
     def __init__(self, list_pane, details, list_rows=None):
-        # list_rows(cols): the lines the list needs, its titles included
+        # list_rows(cols, limit): the lines the list needs, its titles
+        # included, or limit when it needs as many or more
         self._list_rows = list_rows
         self._beside = urwid.Columns(
             [("weight", 3, list_pane), ("weight", 2, details)],
@@ -67,8 +68,9 @@ class ListAndDetails(Responsive):
             if self._list_rows is not None:
                 # a short list (a small farm, a filter) leaves the pane
                 # the lines it does not need
-                rows = max(rows, min(size[1] - self._list_rows(size[0]),
-                                     size[1] - 4))
+                rows = max(rows, min(
+                    size[1] - self._list_rows(size[0], size[1]),
+                    size[1] - 4))
             widget, options = self._below.contents[1]
             if options != self._below.options("given", rows):
                 self._below.contents[1] = (
@@ -274,8 +276,8 @@ class Console(urwid.WidgetWrap):
         elif self.show_details:
             body = ListAndDetails(
                 self.list_pane, self.details,
-                lambda cols: self.column_header.rows((cols,))
-                + self.slave_list.line_count)
+                lambda cols, limit: self.column_header.rows((cols,))
+                + self.slave_list.lines_needed(cols, limit))
         else:
             body = self.list_pane
         self.frame.body = body
@@ -694,4 +696,7 @@ class Console(urwid.WidgetWrap):
         handled = super().mouse_event(size, event, button, col, row, focus)
         if handled and self.show_details:
             self.details.update()
+            if button in (4, 5) and self.status.text in self.SCROLL_ENDS:
+                # the wheel moved the pane: no longer at an end
+                self.status.show(StatusLine.HINT)
         return handled

@@ -23,10 +23,9 @@ __all__ = [
     "python_version", "skew", "slave_charts", "master_charts",
     "queue_outlook", "pressure_words",
 ]
+
 #: Cells of a chart's sparkline in the details pane.
 CHART_WIDTH = 20
-
-
 
 #: The bar's cells (on a terminal that is not UTF-8, ASCII: see
 #: :mod:`.symbols`).
@@ -553,7 +552,9 @@ class DetailsPane(urwid.WidgetWrap):
         if event == "mouse press" and button in (4, 5) and len(size) == 2:
             # the wheel: up (4) or down (5) a few lines, within the lines
             self._lay_out(max(size[0] - 2, 1), max(size[1] - 2, 1))
-            step = self.WHEEL_LINES if button == 5 else -self.WHEEL_LINES
+            # (fewer on a pane of a few lines, so that none is skipped)
+            step = max(min(self.WHEEL_LINES, self._drawn[1] - 1), 1)
+            step = step if button == 5 else -step
             first = max(min(self._first + step, self._last()), 0)
             if first != self._first:
                 self._show(first)

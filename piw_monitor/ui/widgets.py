@@ -867,10 +867,15 @@ class SlaveList(urwid.WidgetWrap):
         """True when the master's row is selected."""
         return self._walker.get_focus()[0] is self.master_row
 
-    @property
-    def line_count(self):
-        """How many rows the list holds (the master's included)."""
-        return len(self._walker)
+    def lines_needed(self, cols, limit):
+        """
+        The screen lines the list's rows take at *cols* columns (a row that
+        says why none matches may wrap), or *limit* when they are at least
+        that many (the rows are not measured then: a farm of thousands).
+        """
+        if len(self._walker) >= limit:
+            return limit
+        return min(sum(row.rows((cols,)) for row in self._walker), limit)
 
     @property
     def row_widgets(self):
