@@ -206,8 +206,8 @@ def _by_abi(mapping):
         return "-"
     # in the order of the Outlook and of the list: cp39 before cp311
     items = sorted(mapping.items(), key=lambda item: abi_order(item[0]))
-    return Chunks(f"{printable(abi, 16)} {n:,}" + ("," if i < len(items) - 1
-                                                 else "")
+    last = len(items) - 1
+    return Chunks(f"{printable(abi, 16)} {n:,}" + ("," if i < last else "")
                   for i, (abi, n) in enumerate(items))
 
 
