@@ -746,7 +746,7 @@ def test_the_details_scroll_stays_true_as_things_change():
     assert lines[0].startswith("Slave        3"), lines
 
 
-@pytest.mark.parametrize("size", [(50, 9), (50, 12), (80, 8), (80, 24),
+@pytest.mark.parametrize("size", [(50, 8), (50, 9), (50, 12), (80, 8), (80, 24),
                                   (120, 8)])
 @pytest.mark.parametrize("row", ["home", None])
 def test_every_line_of_the_details_is_reached_a_pane_at_a_time(size, row):
