@@ -88,11 +88,16 @@ def figures(stats):
 
 
 def _values(stats):
-    # the figures of :func:`figures`, in the order of RESOURCES
-    return (_pct(stats.mem_size - stats.mem_free, stats.mem_size),
-            _pct(stats.swap_size - stats.swap_free, stats.swap_size),
-            _pct(stats.disk_free, stats.disk_size),
-            float(stats.load_average), float(stats.cpu_temp))
+    # the figures of :func:`figures`, in the order of RESOURCES: the sums of
+    # _pct written out, as the model judges every STATS on them
+    size = stats.mem_size
+    memory = 100.0 * (size - stats.mem_free) / size if size > 0 else None
+    size = stats.swap_size
+    swap = 100.0 * (size - stats.swap_free) / size if size > 0 else None
+    size = stats.disk_size
+    disk = 100.0 * stats.disk_free / size if size > 0 else None
+    return (memory, swap, disk, float(stats.load_average),
+            float(stats.cpu_temp))
 
 
 def parse_thresholds(text, resource):
@@ -172,38 +177,9 @@ class Thresholds:
         :class:`~piw_monitor.protocol.SlaveStats` or
         :class:`~piw_monitor.protocol.MasterStats`): the same words, from the
         same figures, without building their dict (the model judges every
-        STATS as it comes, so this is written out: the same sums as
-        :func:`figures` and the same comparisons as :meth:`flags`, in a
-        third of the time).
+        STATS as it comes).
         """
-        words = None
-        size = stats.mem_size
-        if size > 0:
-            memory = 100.0 * (size - stats.mem_free) / size
-            mem_t = self.memory
-            size = stats.swap_size
-            if size > 0:
-                swap = 100.0 * (size - stats.swap_free) / size
-                swap_t = self.swap
-                if (memory >= mem_t[2] and swap >= swap_t[1]) or \
-                        (swap >= swap_t[2] and memory >= mem_t[1]):
-                    words = ["memory"]
-            elif memory >= mem_t[2]:
-                words = ["memory"]
-        size = stats.disk_size
-        if size > 0 and 100.0 * stats.disk_free / size <= self.disk[2]:
-            if words is None:
-                words = []
-            words.append("disk")
-        if stats.load_average >= self.load[2]:
-            if words is None:
-                words = []
-            words.append("load")
-        if stats.cpu_temp >= self.temp[2]:
-            if words is None:
-                words = []
-            words.append("hot")
-        return () if words is None else tuple(words)
+        return self._words(*_values(stats))
 
     def _words(self, memory, swap, disk, load, temp):
         words = []
