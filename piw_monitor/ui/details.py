@@ -284,12 +284,10 @@ def pressure_words(slave):
             said.append(f"{f['temp']:.1f}{SYM.degrees}")
     # Kill slave lets the build finish first: a runaway build is stopped
     # by skipping it as well (the action menu)
-    advice = slave.task == "building"
     # in clauses: a narrow pane breaks between them, never inside a figure
     # ("load" / "8.49") or the action's name
-    pieces = ", ".join(said).split(", ")
-    pieces = [piece + "," for piece in pieces[:-1]] + pieces[-1:]
-    if advice:
+    pieces = list(_clauses(", ".join(said)))
+    if slave.task == "building":
         pieces[-1] += ";"
         pieces += ["a runaway build?", "Enter: Skip build and kill slave"]
     return [("Pressure", Chunks(pieces))]
@@ -534,12 +532,14 @@ class DetailsPane(urwid.WidgetWrap):
         if self._drawn is None:
             return None
         self._lay_out(*self._drawn)
-        step = max(self._drawn[1] - 1, 1)
-        first = self._first
-        if pages > 0:
-            first = min(first + step * pages, self._last())
-        else:
-            first = max(first + step * pages, 0)
+        return self._move(max(self._drawn[1] - 1, 1) * pages)
+
+    def _move(self, lines):
+        """
+        Move the view *lines* down (up when negative), within the first
+        and the last, full view; False when it does not move.
+        """
+        first = max(min(self._first + lines, self._last()), 0)
         if first == self._first:
             return False
         self._show(first)
@@ -554,10 +554,7 @@ class DetailsPane(urwid.WidgetWrap):
             self._lay_out(max(size[0] - 2, 1), max(size[1] - 2, 1))
             # (fewer on a pane of a few lines, so that none is skipped)
             step = max(min(self.WHEEL_LINES, self._drawn[1] - 1), 1)
-            step = step if button == 5 else -step
-            first = max(min(self._first + step, self._last()), 0)
-            if first != self._first:
-                self._show(first)
+            self._move(step if button == 5 else -step)
             return True
         return False
 
